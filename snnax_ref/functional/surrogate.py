@@ -1,0 +1,89 @@
+"""Heaviside spike functions whose derivative is replaced by a surrogate.
+
+Forward, every spike function is `H(x) = 1 if x >= 0 else 0` in the dtype of
+`x`. Under autodiff the derivative `dH/dx` is the surrogate of SPEC.md §1.
+Each spike function is an equinox module with a static `beta`, so two spike
+functions built with the same `beta` compare (and hash) equal.
+"""
+
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+SpikeFn = Callable[[Array], Array]
+
+
+def heaviside(x: Array) -> Array:
+    """`H(x)`, with `H(0) = 1`, in the dtype of `x`."""
+    return jnp.where(x >= 0, 1.0, 0.0).astype(x.dtype)
+
+
+def _spike_with_surrogate(x: Array, beta: float, derivative) -> Array:
+    @jax.custom_jvp
+    def spike(x):
+        return heaviside(x)
+
+    @spike.defjvp
+    def spike_jvp(primals, tangents):
+        (x,), (x_dot,) = primals, tangents
+        return heaviside(x), derivative(x, beta) * x_dot
+
+    return spike(x)
+
+
+def _superspike_derivative(x, beta):
+    return 1.0 / (1.0 + beta * jnp.abs(x))
+
+
+def _sigmoid_derivative(x, beta):
+    s = jax.nn.sigmoid(beta * x)
+    return beta * s * (1.0 - s)
+
+
+def _piecewise_derivative(x, beta):
+    return jnp.where((x >= -beta) & (x <= beta), 1.0, 0.0).astype(x.dtype)
+
+
+class SuperSpikeSurrogate(eqx.Module):
+    """`H(x)` forward; `dH/dx = 1 / (1 + beta*|x|)`."""
+
+    beta: float = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        return _spike_with_surrogate(x, self.beta, _superspike_derivative)
+
+
+class SigmoidSurrogate(eqx.Module):
+    """`H(x)` forward; `dH/dx = beta*s*(1 - s)` with `s = sigmoid(beta*x)`."""
+
+    beta: float = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        return _spike_with_surrogate(x, self.beta, _sigmoid_derivative)
+
+
+class PiecewiseSurrogate(eqx.Module):
+    """`H(x)` forward; `dH/dx = 1` on the closed window `[-beta, beta]`, else 0."""
+
+    beta: float = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        return _spike_with_surrogate(x, self.beta, _piecewise_derivative)
+
+
+def superspike_surrogate(beta: float = 10.0) -> SuperSpikeSurrogate:
+    """SuperSpike (Zenke & Ganguli): `dH/dx = 1 / (1 + beta*|x|)`."""
+    return SuperSpikeSurrogate(float(beta))
+
+
+def sigmoid_surrogate(beta: float = 1.0) -> SigmoidSurrogate:
+    """Sigmoid surrogate: `dH/dx` is the derivative of `sigmoid(beta*x)`."""
+    return SigmoidSurrogate(float(beta))
+
+
+def piecewise_surrogate(beta: float = 0.5) -> PiecewiseSurrogate:
+    """Straight-through window: `dH/dx = 1` for `-beta <= x <= beta`, else 0."""
+    return PiecewiseSurrogate(float(beta))

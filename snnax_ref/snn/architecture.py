@@ -1,0 +1,148 @@
+"""`StatefulModel`: a graph of layers run over a whole sequence with `lax.scan`."""
+
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jrand
+from jax import Array, lax
+
+from . import checks
+from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
+                      delayed_forward_fn)
+from .graph import GraphStructure
+from .layers.stateful import StatefulLayer
+from .shapes import infer_output_shapes, layer_input_shape
+
+Shape = Tuple[int, ...]
+
+__all__ = ["StatefulModel", "GraphStructure", "LayerCarry", "default_forward_fn",
+           "delayed_forward_fn", "debug_forward_fn"]
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
+
+
+def _input_shapes(in_shape, num_inputs: int) -> List[Shape]:
+    if _is_shape(in_shape):
+        shapes = [in_shape]
+    else:
+        try:
+            shapes = [tuple(shape) for shape in in_shape]
+        except TypeError:
+            raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
+                             f"sequence of shapes, got {in_shape!r}") from None
+        if shapes and all(isinstance(d, int) for d in shapes):  # a list of ints
+            raise ValueError(f"init_state: in_shape {in_shape!r} is a list of ints; give "
+                             "one shape as a tuple, or a list of tuples.")
+    if len(shapes) != num_inputs:
+        raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
+                         f"in_shape gives {len(shapes)} shape(s): {shapes}.")
+    return shapes
+
+
+class StatefulModel(eqx.Module):
+    """A spiking network: layers wired by a `GraphStructure`, scanned over time.
+
+    **Arguments:**
+
+    - `graph_structure`: who reads whom (SPEC.md §4).
+    - `layers`: one module per layer; `StatefulLayer`s carry state, any other
+      equinox module is called as `layer(x, key=key)`.
+    - `forward_fn`: one step of the whole graph; `default_forward_fn`
+      (straight-through) or `delayed_forward_fn`.
+    """
+
+    graph_structure: GraphStructure = eqx.field(static=True)
+    layers: list
+    forward_fn: Callable = eqx.field(static=True)
+
+    def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
+                 forward_fn: Callable = default_forward_fn) -> None:
+        if not isinstance(graph_structure, GraphStructure):
+            raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
+                            f"got {type(graph_structure).__name__}")
+        layers = list(layers)
+        if len(layers) != graph_structure.num_layers:
+            raise ValueError(f"StatefulModel: layers has {len(layers)} entries but "
+                             f"graph_structure.num_layers is {graph_structure.num_layers}.")
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
+                                 "not callable.")
+        self.graph_structure = graph_structure
+        self.layers = layers
+        self.forward_fn = forward_fn
+
+    def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
+                   shapes: Optional[Sequence[Optional[Shape]]] = None,
+                   key: Optional[Array] = None) -> List[LayerCarry]:
+        """The state before the first step: one `LayerCarry(state, output)` per layer.
+
+        **Arguments:**
+
+        - `in_shape`: the shape of one sample of the external input (a tuple),
+          or a sequence of shapes, one per external input.
+        - `shapes`: optional output shape of each layer (`None` entries are
+          inferred).
+        - `key`: split over layers; `None` means `jax.random.PRNGKey(0)`.
+        """
+        struct = self.graph_structure
+        input_shapes = _input_shapes(in_shape, struct.num_inputs)
+        dtype = jnp.zeros(()).dtype
+        output_shapes = infer_output_shapes(self.layers, struct, input_shapes, shapes, dtype)
+        keys = jrand.split(jrand.PRNGKey(0) if key is None else key, struct.num_layers)
+        states = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, StatefulLayer):
+                input_shape = layer_input_shape(self.layers, struct, i, output_shapes,
+                                                input_shapes)
+                state = layer.init_state(input_shape, key=keys[i])
+                output = layer.init_out(output_shapes[i], key=keys[i])
+            else:
+                state, output = None, jnp.zeros(output_shapes[i], dtype)
+            states.append(LayerCarry(state, output))
+        return states
+
+    def __call__(self, input_states: Sequence[LayerCarry], input_batch, key: Optional[Array],
+                 burnin: int = 0) -> Tuple[List[LayerCarry], List[Array]]:
+        """Run the whole sequence.
+
+        **Arguments:**
+
+        - `input_states`: from `init_state` (or a previous call).
+        - `input_batch`: an array `(T, *in_shape)`, or one per external input.
+        - `key`: split into one key per step, then per layer; may be `None`.
+        - `burnin`: the first `burnin` steps run without gradient and without
+          outputs.
+
+        **Returns:** `(final_states, outputs)`: the state after all `T` steps,
+        and one array `(T - burnin, *out_shape)` per entry of `final_layer_ids`.
+        """
+        struct = self.graph_structure
+        checks.check_states(struct, input_states)
+        sequences = checks.as_sequences(struct, input_batch)
+        num_steps = int(sequences[0].shape[0])
+        burnin = checks.check_burnin(burnin, num_steps)
+        checks.check_dtypes(sequences, input_states)
+        input_states = list(input_states)
+        def step(carry, step_inputs_and_key):
+            step_inputs, step_key = step_inputs_and_key
+            return self.forward_fn(self.layers, struct, step_key, carry, step_inputs)
+
+        checks.check_one_step(lambda c, x: step(c, (x, key)), input_states,
+                              [sequence[0] for sequence in sequences], self.layers, struct)
+
+        step_keys = None if key is None else jrand.split(key, num_steps)
+        carry = input_states
+        if burnin > 0:
+            burnin_inputs = [sequence[:burnin] for sequence in sequences]
+            burnin_keys = None if step_keys is None else step_keys[:burnin]
+            carry, _ = lax.scan(step, carry, (burnin_inputs, burnin_keys))
+            carry = lax.stop_gradient(carry)
+        inputs = [sequence[burnin:] for sequence in sequences]
+        keys = None if step_keys is None else step_keys[burnin:]
+        final_states, outputs = lax.scan(step, carry, (inputs, keys))
+        return final_states, outputs

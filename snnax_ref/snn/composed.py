@@ -1,0 +1,69 @@
+"""Composed architectures: chains, parallel sums, compound layers, local feedback."""
+
+from typing import Callable, Dict, Optional
+
+import equinox as eqx
+
+from .architecture import StatefulModel
+from .forward import default_forward_fn
+from .graph import GraphStructure
+from .layers.compound import CompoundLayer
+from .layers.parallel import Parallel
+
+__all__ = ["Sequential", "Parallel", "CompoundLayer", "SequentialLocalFeedback",
+           "feed_forward_structure"]
+
+
+def feed_forward_structure(num_layers: int) -> GraphStructure:
+    """The chain `input -> 0 -> 1 -> ... -> num_layers - 1`."""
+    return GraphStructure(
+        num_layers=num_layers,
+        input_layer_ids=[[0]] + [[] for _ in range(num_layers - 1)],
+        final_layer_ids=[num_layers - 1],
+        input_connectivity=[[]] + [[i] for i in range(num_layers - 1)],
+    )
+
+
+class Sequential(StatefulModel):
+    """A feed-forward chain of layers; supports `len` and indexing."""
+
+    def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn) -> None:
+        if not layers:
+            raise ValueError("Sequential needs at least one layer.")
+        super().__init__(feed_forward_structure(len(layers)), list(layers), forward_fn)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+class SequentialLocalFeedback(Sequential):
+    """`Sequential` plus feedback edges.
+
+    With `feedback_layers=None` every `CompoundLayer` reads its own previous
+    output; `feedback_layers={k: v}` makes layer `v` also read layer `k`. The
+    feedback edge comes after the feed-forward edge in concatenation order.
+    """
+
+    def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn,
+                 feedback_layers: Optional[Dict[int, int]] = None) -> None:
+        if not layers:
+            raise ValueError("SequentialLocalFeedback needs at least one layer.")
+        chain = feed_forward_structure(len(layers))
+        connectivity = [list(sources) for sources in chain.input_connectivity]
+        if feedback_layers is None:
+            feedback_layers_items = [(i, i) for i, layer in enumerate(layers)
+                                     if isinstance(layer, CompoundLayer)]
+        else:
+            feedback_layers_items = list(feedback_layers.items())
+        for source, target in feedback_layers_items:
+            for name, layer_id in (("key", source), ("value", target)):
+                if not 0 <= layer_id < len(layers):
+                    raise ValueError(f"SequentialLocalFeedback: feedback_layers {name} "
+                                     f"{layer_id} is not a layer id in [0, {len(layers)}).")
+            connectivity[target].append(source)
+        structure = GraphStructure(len(layers), chain.input_layer_ids, chain.final_layer_ids,
+                                   connectivity)
+        StatefulModel.__init__(self, structure, list(layers), forward_fn)

@@ -1,0 +1,73 @@
+"""One time step of a whole graph: the forward functions of SPEC.md §4.4.
+
+A forward function has the signature
+`forward_fn(layers, struct, key, carry, step_inputs) -> (new_carry, final_outputs)`
+and is what `StatefulModel` scans over time.
+"""
+
+from typing import Any, List, NamedTuple, Optional, Sequence
+
+import jax.numpy as jnp
+import jax.random as jrand
+from jax import Array
+
+from .graph import GraphStructure
+from .layers.parallel import Parallel
+from .layers.stateful import call_layer
+
+
+class LayerCarry(NamedTuple):
+    """What the scan carries for one layer: its state and its latest output."""
+
+    state: Any
+    output: Array
+
+
+def layer_keys(key: Optional[Array], num_layers: int) -> List[Optional[Array]]:
+    """One key per layer for this step (`None` everywhere without a key)."""
+    return [None] * num_layers if key is None else list(jrand.split(key, num_layers))
+
+
+def layer_input(layer, inputs: Sequence[Array]):
+    """Several inputs are concatenated along axis 0; `Parallel` gets the list."""
+    if isinstance(layer, Parallel):
+        return list(inputs)
+    if len(inputs) == 1:
+        return inputs[0]
+    return jnp.concatenate(inputs, axis=0)
+
+
+def external_inputs(struct: GraphStructure, layer_id: int, step_inputs) -> List[Array]:
+    return [step_inputs[input_id] for input_id in struct.input_layer_ids[layer_id]]
+
+
+def _graph_step(layers, struct, key, carry, step_inputs, reads_this_step):
+    new_carry = list(carry)
+    for i, (layer, key_i) in enumerate(zip(layers, layer_keys(key, len(layers)))):
+        connected = [new_carry[j].output if reads_this_step(j, i) else carry[j].output
+                     for j in struct.input_connectivity[i]]
+        inputs = connected + external_inputs(struct, i, step_inputs)
+        new_carry[i] = LayerCarry(*call_layer(layer, carry[i].state,
+                                              layer_input(layer, inputs), key_i))
+    return new_carry, [new_carry[f].output for f in struct.final_layer_ids]
+
+
+def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
+    """Straight-through: an edge `j -> i` reads step `t` if `j < i`, else `t - 1`.
+
+    Layers are evaluated in index order, so when layer `i` runs, layers
+    `j < i` already hold this step's output and layers `j >= i` (feedback
+    edges, self-loops) still hold the previous step's.
+    """
+    return _graph_step(layers, struct, key, carry, step_inputs,
+                       reads_this_step=lambda source, target: source < target)
+
+
+def delayed_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
+    """Delayed: every edge reads the previous step's output."""
+    return _graph_step(layers, struct, key, carry, step_inputs,
+                       reads_this_step=lambda source, target: False)
+
+
+# The documentation's name for the delayed forward function.
+debug_forward_fn = delayed_forward_fn

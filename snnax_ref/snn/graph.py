@@ -1,0 +1,95 @@
+"""`GraphStructure`: which layer reads which, validated when it is built."""
+
+from dataclasses import dataclass
+from typing import Sequence, Tuple
+
+
+def _as_id_lists(field_name: str, value, num_layers: int) -> Tuple[Tuple[int, ...], ...]:
+    try:
+        rows = [tuple(row) for row in value]
+    except TypeError:
+        raise ValueError(f"GraphStructure.{field_name} must be a sequence of sequences "
+                         f"of ints, one per layer; got {value!r}") from None
+    if len(rows) != num_layers:
+        raise ValueError(f"GraphStructure.{field_name} has {len(rows)} entries but "
+                         f"num_layers is {num_layers}: give one list per layer.")
+    for index, row in enumerate(rows):
+        for item in row:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise ValueError(f"GraphStructure.{field_name}[{index}] contains "
+                                 f"{item!r}, which is not an int.")
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
+class GraphStructure:
+    """The connectivity graph of a `StatefulModel`.
+
+    **Arguments:**
+
+    - `num_layers`: the number of layers.
+    - `input_layer_ids`: `input_layer_ids[i]` lists the external inputs fed to
+      layer `i` (external inputs are numbered from 0).
+    - `final_layer_ids`: the layers whose outputs the model returns, in order.
+    - `input_connectivity`: `input_connectivity[i]` lists the layers whose
+      outputs feed layer `i`, in concatenation order.
+
+    Every field is checked here; a bad one raises a `ValueError` naming the
+    field and the index (SPEC.md §4).
+    """
+
+    num_layers: int
+    input_layer_ids: Sequence[Sequence[int]]
+    final_layer_ids: Sequence[int]
+    input_connectivity: Sequence[Sequence[int]]
+
+    def __post_init__(self):
+        num_layers = self.num_layers
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
+        input_layer_ids = _as_id_lists("input_layer_ids", self.input_layer_ids, num_layers)
+        connectivity = _as_id_lists("input_connectivity", self.input_connectivity, num_layers)
+        try:
+            final_layer_ids = tuple(self.final_layer_ids)
+        except TypeError:
+            raise ValueError("GraphStructure.final_layer_ids must be a sequence of "
+                             f"layer ids, got {self.final_layer_ids!r}") from None
+        if not final_layer_ids:
+            raise ValueError("GraphStructure.final_layer_ids is empty: name at least "
+                             "one layer whose output the model returns.")
+        for position, layer_id in enumerate(final_layer_ids):
+            if isinstance(layer_id, bool) or not isinstance(layer_id, int) \
+                    or not 0 <= layer_id < num_layers:
+                raise ValueError(f"GraphStructure.final_layer_ids[{position}] = {layer_id!r} "
+                                 f"is not a layer id in [0, {num_layers}).")
+        for layer, sources in enumerate(connectivity):
+            for source in sources:
+                if not 0 <= source < num_layers:
+                    raise ValueError(f"GraphStructure.input_connectivity[{layer}] refers to "
+                                     f"layer {source}, outside [0, {num_layers}).")
+        for layer, external in enumerate(input_layer_ids):
+            for input_id in external:
+                if input_id < 0:
+                    raise ValueError(f"GraphStructure.input_layer_ids[{layer}] refers to "
+                                     f"external input {input_id}; ids start at 0.")
+        if not any(input_layer_ids):
+            raise ValueError("GraphStructure.input_layer_ids feeds no external input to "
+                             "any layer: at least one layer must read an external input.")
+        for layer in range(num_layers):
+            if not connectivity[layer] and not input_layer_ids[layer]:
+                raise ValueError(f"GraphStructure: layer {layer} has no input at all "
+                                 f"(input_connectivity[{layer}] and input_layer_ids[{layer}] "
+                                 "are both empty).")
+        object.__setattr__(self, "input_layer_ids", input_layer_ids)
+        object.__setattr__(self, "input_connectivity", connectivity)
+        object.__setattr__(self, "final_layer_ids", final_layer_ids)
+
+    @property
+    def num_inputs(self) -> int:
+        """The number of external inputs: one more than the largest id used."""
+        return 1 + max(i for ids in self.input_layer_ids for i in ids)
+
+    @property
+    def output_layer_ids(self) -> Tuple[int, ...]:
+        """Alias of `final_layer_ids`."""
+        return self.final_layer_ids

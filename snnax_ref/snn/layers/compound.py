@@ -1,0 +1,63 @@
+"""`CompoundLayer`: several layers run in sequence inside one time step."""
+
+from typing import Callable, Optional
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jrand
+from jax import Array
+
+from .stateful import StatefulLayer, call_layer
+
+
+def _split(key: Optional[Array], count: int):
+    return [None] * count if key is None else list(jrand.split(key, count))
+
+
+def output_shape(layer, input_shape, dtype=None):
+    """The shape of `layer`'s output for one input of `input_shape` (abstract)."""
+    dtype = jnp.zeros(()).dtype if dtype is None else dtype
+    mock_input = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
+
+    def one_step(x):
+        state = layer.init_state(x.shape, key=jrand.PRNGKey(0)) \
+            if isinstance(layer, StatefulLayer) else None
+        return call_layer(layer, state, x, None)[1]
+
+    return tuple(eqx.filter_eval_shape(one_step, mock_input).shape)
+
+
+class CompoundLayer(StatefulLayer):
+    """A stateful layer made of `layers` applied one after the other each step.
+
+    State: a list with one entry per member, the member's state (`None` for a
+    stateless member). Output: the last member's output.
+    """
+
+    layers: list
+
+    def __init__(self, *layers: eqx.Module, init_fn: Optional[Callable] = None) -> None:
+        super().__init__(init_fn)
+        if not layers:
+            raise ValueError(f"{type(self).__name__} needs at least one layer.")
+        self.layers = list(layers)
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        states = []
+        for member, member_key in zip(self.layers, _split(key, len(self.layers))):
+            if isinstance(member, StatefulLayer):
+                states.append(member.init_state(shape, key=member_key))
+            else:
+                states.append(None)
+            shape = output_shape(member, shape)
+        return states
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        new_states = []
+        hidden = synaptic_input
+        for member, member_state, member_key in zip(
+                self.layers, state, _split(key, len(self.layers))):
+            member_state, hidden = call_layer(member, member_state, hidden, member_key)
+            new_states.append(member_state)
+        return new_states, hidden

@@ -1,0 +1,139 @@
+"""Leaky integrate-and-fire neurons."""
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+from jax import Array, lax
+
+from ...functional.surrogate import superspike_surrogate
+from .spiking import SpikingLayer, as_parameter, clamp
+
+
+class SimpleLIF(SpikingLayer):
+    """LIF without synaptic current. State `[V, S]`.
+
+        a = clamp(0.5, dc[0], 1)
+        V = a*V + (1 - a)*x
+        S = H(V - threshold)
+        V = V - R(V*S)   (reset_val None)   or   V - R(softplus(reset_val)*S)
+    """
+
+    decay_constants: Array
+
+    def __init__(self, decay_constants=(0.95,), spike_fn=superspike_surrogate(10.0),
+                 threshold=1.0, stop_reset_grad=True, reset_val=None, init_fn=None,
+                 shape=None, key=None) -> None:
+        super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
+        self.decay_constants = as_parameter(decay_constants, self.shape)
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape)]
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        membrane, _ = state
+        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_input
+        spikes = self.spike_fn(membrane - self.threshold)
+        if self.reset_val is None:
+            reset = membrane * spikes
+        else:
+            reset = jax.nn.softplus(self.reset_val) * spikes
+        membrane = membrane - self.refractory(reset)
+        return [membrane, spikes], spikes
+
+
+class LIF(SpikingLayer):
+    """LIF with synaptic current; resets with the previous spikes first.
+    State `[V, I, S]`.
+
+        a = clamp(0.5, dc[0], 1);  b = clamp(0.5, dc[1], 1)
+        V = V - R(V*S_prev)   (reset_val None)   or   V - R((V - reset_val)*S_prev)
+        V = a*V + (1 - a)*I_prev
+        I = b*I_prev + (1 - b)*x
+        S = H(V - threshold)
+    """
+
+    decay_constants: Array
+
+    def __init__(self, decay_constants=(0.95, 0.9), spike_fn=superspike_surrogate(10.0),
+                 threshold=1.0, stop_reset_grad=True, reset_val=None, init_fn=None,
+                 shape=None, key=None) -> None:
+        super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
+        self.decay_constants = as_parameter(decay_constants, self.shape)
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
+
+    def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
+        if self.reset_val is None:
+            return membrane * previous_spikes
+        return (membrane - self.reset_val) * previous_spikes
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        membrane, synaptic_current, previous_spikes = state
+        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        current_decay = clamp(0.5, self.decay_constants[1], 1.0)
+        membrane = membrane - self.refractory(self.reset_term(membrane, previous_spikes))
+        membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_current
+        synaptic_current = current_decay * synaptic_current + (1.0 - current_decay) * synaptic_input
+        spikes = self.spike_fn(membrane - self.threshold)
+        return [membrane, synaptic_current, spikes], spikes
+
+
+class LIFSoftReset(LIF):
+    """LIF whose reset subtracts a constant. State `[V, I, S]`.
+
+    As `LIF`, with the reset `V = V - R(S_prev)` (reset_val None) or
+    `V = V - R(reset_val*S_prev)`.
+    """
+
+    def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
+        if self.reset_val is None:
+            return previous_spikes
+        return self.reset_val * previous_spikes
+
+
+class AdaptiveLIF(SpikingLayer):
+    """LIF with an adaptation variable fed back into the membrane.
+    State `[V, A, S]`.
+
+        a = clamp(0.5, dc[0], 1);             b = clamp(0.5, ada_decay_constant, 1)
+        c = clamp(-1, ada_coupling_var, 1);   d = clamp(0, ada_step_val, 2)
+        V = a*V + (1 - a)*(x + A)
+        S = H(V - threshold)
+        A = (1 - b)*c*V + b*A - d*sg(S)       (V before its reset)
+        V = V - R(V*S)   or   V - R(reset_val*S)
+    """
+
+    decay_constants: Array
+    ada_decay_constant: Array
+    ada_step_val: Array
+    ada_coupling_var: Array
+
+    def __init__(self, decay_constants=(0.95,), ada_decay_constant=0.8, ada_step_val=1.0,
+                 ada_coupling_var=0.5, spike_fn=superspike_surrogate(10.0), threshold=1.0,
+                 stop_reset_grad=True, reset_val=None, init_fn=None, shape=None,
+                 key=None) -> None:
+        super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
+        self.decay_constants = as_parameter(decay_constants, self.shape)
+        self.ada_decay_constant = as_parameter(ada_decay_constant, self.shape)
+        self.ada_step_val = as_parameter(ada_step_val, self.shape)
+        self.ada_coupling_var = as_parameter(ada_coupling_var, self.shape)
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        membrane, adaptation, _ = state
+        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        adaptation_decay = clamp(0.5, self.ada_decay_constant, 1.0)
+        coupling = clamp(-1.0, self.ada_coupling_var, 1.0)
+        step = clamp(0.0, self.ada_step_val, 2.0)
+        membrane = membrane_decay * membrane + (1.0 - membrane_decay) * (synaptic_input + adaptation)
+        spikes = self.spike_fn(membrane - self.threshold)
+        adaptation = ((1.0 - adaptation_decay) * coupling * membrane
+                      + adaptation_decay * adaptation - step * lax.stop_gradient(spikes))
+        reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
+        membrane = membrane - self.refractory(reset)
+        return [membrane, adaptation, spikes], spikes

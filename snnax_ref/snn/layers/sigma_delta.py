@@ -1,0 +1,52 @@
+"""Sigma-delta neurons: spikes encode changes of an accumulated input."""
+
+from typing import Optional
+
+import jax.numpy as jnp
+from jax import Array
+
+from ...functional.surrogate import superspike_surrogate
+from .spiking import as_parameter
+from .stateful import StatefulLayer
+
+
+class SigmaDelta(StatefulLayer):
+    """Sigma-delta neuron. State `[i, e, m, s, S]`; decays are not clamped.
+
+        input_decay, membrane_decay, feedback_decay = dc
+        i = i*input_decay + x           (sigma: accumulated input)
+        e = i - s                       (error against the fed-back spikes)
+        m = m*membrane_decay + e        (delta membrane)
+        S = H(m - threshold)
+        s = s*feedback_decay + S        (fed-back spikes)
+    """
+
+    decay_constants: Array
+    threshold: Array | float
+    spike_fn: object
+
+    def __init__(self, decay_constants=(0.95, 0.95, 0.95), threshold=1.0,
+                 spike_fn=superspike_surrogate(10.0), init_fn=None, shape=None,
+                 key=None) -> None:
+        super().__init__(init_fn, shape)
+        self.decay_constants = as_parameter(decay_constants, self.shape)
+        if self.decay_constants.shape[:1] != (3,):
+            raise ValueError(
+                "SigmaDelta: decay_constants must hold [input_decay, membrane_decay, "
+                f"feedback_decay], got shape {self.decay_constants.shape}")
+        self.threshold = threshold
+        self.spike_fn = spike_fn
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        zeros = jnp.zeros(shape)
+        return [self.init_fn(shape, key, *args, **kwargs), zeros, zeros, zeros, zeros]
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        sigma, error, membrane, feedback, _ = state
+        input_decay, membrane_decay, feedback_decay = self.decay_constants
+        sigma = sigma * input_decay + synaptic_input
+        error = sigma - feedback
+        membrane = membrane * membrane_decay + error
+        spikes = self.spike_fn(membrane - self.threshold)
+        feedback = feedback * feedback_decay + spikes
+        return [sigma, error, membrane, feedback, spikes], spikes

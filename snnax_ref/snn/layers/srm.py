@@ -1,0 +1,72 @@
+"""Spike response model: filtered input through an inner layer, refractory kernel."""
+
+from typing import Optional
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array, lax
+
+from ...functional.surrogate import superspike_surrogate
+from .spiking import as_parameter, clamp
+from .stateful import StatefulLayer
+
+
+class SRM(StatefulLayer):
+    """Spike response model around a stateless `layer`. State `[p, q, r, S]`.
+
+    `p, q` have the input's shape; `r, S` the shape of `layer`'s output.
+
+        a = clamp(0.5, dc[0], 1);  b = clamp(0.5, dc[1], 1)
+        g = clamp(0.5, r_decay_constants[0], 1);  rv = clamp(0, reset_val, 2)
+        p = a*p + (1 - a)*x
+        q = b*q + (1 - b)*p
+        r = g*r + rv*sg(S_prev)
+        V = layer(q) - rv*r
+        S = H(V - threshold)
+
+    `reset_val=None` means `rv = 0` (no refractoriness).
+    """
+
+    layer: eqx.Module
+    decay_constants: Array
+    r_decay_constants: Array
+    reset_val: Array
+    threshold: Array | float
+    spike_fn: object
+    stop_reset_grad: bool = eqx.field(static=True)
+
+    def __init__(self, layer: eqx.Module, decay_constants=(0.95, 0.9),
+                 r_decay_constants=(0.9,), spike_fn=superspike_surrogate(10.0),
+                 threshold=1.0, reset_val=None, stop_reset_grad=True, init_fn=None,
+                 input_shape=None, shape=None, key=None) -> None:
+        super().__init__(init_fn, shape)
+        self.layer = layer
+        self.decay_constants = as_parameter(decay_constants, input_shape)
+        self.r_decay_constants = as_parameter(r_decay_constants, self.shape)
+        self.reset_val = as_parameter(0.0 if reset_val is None else reset_val, None)
+        self.threshold = threshold
+        self.spike_fn = spike_fn
+        self.stop_reset_grad = bool(stop_reset_grad)
+
+    def _output_shape(self, input_shape) -> tuple:
+        mock = jax.ShapeDtypeStruct(tuple(input_shape), jnp.zeros(()).dtype)
+        return eqx.filter_eval_shape(self.layer, mock).shape
+
+    def init_state(self, shape, key=None, *args, **kwargs):
+        output_shape = self._output_shape(shape)
+        return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape),
+                jnp.zeros(output_shape), jnp.zeros(output_shape)]
+
+    def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        p, q, refractory, previous_spikes = state
+        p_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        q_decay = clamp(0.5, self.decay_constants[1], 1.0)
+        refractory_decay = clamp(0.5, self.r_decay_constants[0], 1.0)
+        reset_val = clamp(0.0, self.reset_val.reshape(-1)[0], 2.0)
+        p = p_decay * p + (1.0 - p_decay) * synaptic_input
+        q = q_decay * q + (1.0 - q_decay) * p
+        refractory = refractory_decay * refractory + reset_val * lax.stop_gradient(previous_spikes)
+        membrane = self.layer(q) - reset_val * refractory
+        spikes = self.spike_fn(membrane - self.threshold)
+        return [p, q, refractory, spikes], spikes

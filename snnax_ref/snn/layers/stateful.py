@@ -1,0 +1,109 @@
+"""The base class of every layer that carries state across time steps."""
+
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import equinox as eqx
+import jax.numpy as jnp
+from jax import Array, lax
+
+StateShape = Union[Sequence[int], int]
+StatefulOutput = Tuple[Any, Array]
+
+
+def default_init_fn(shape: StateShape, key: Optional[Array] = None, *args, **kwargs) -> Array:
+    """Zeros of `shape` in JAX's default float dtype."""
+    return jnp.zeros(shape)
+
+
+class TrainableArray(eqx.Module):
+    """A parameter array that may be frozen.
+
+    `.data` is the array; with `requires_grad=False` it is stop-gradiented, so
+    every gradient with respect to `value` is exactly zero (SPEC.md §2).
+    """
+
+    value: Array
+    requires_grad: bool = eqx.field(static=True, default=True)
+
+    @property
+    def data(self) -> Array:
+        return self.value if self.requires_grad else lax.stop_gradient(self.value)
+
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
+
+def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
+    values = jnp.asarray(parameters, dtype=float)
+    if shape is None:
+        return values
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if values.ndim == 0:
+        return jnp.broadcast_to(values, shape)
+    if values.shape == shape:
+        return values
+    if values.ndim == 1:
+        # One constant per component (e.g. [membrane_decay, current_decay]),
+        # broadcast over every neuron of `shape`.
+        per_component = values.reshape(values.shape + (1,) * len(shape))
+        return jnp.broadcast_to(per_component, values.shape + shape)
+    raise ValueError(
+        f"init_parameters: parameters of shape {values.shape} cannot be laid out "
+        f"for shape {shape}; pass a scalar, a sequence of per-component "
+        f"constants, or an array of shape {shape}.")
+
+
+class StatefulLayer(eqx.Module):
+    """Base class of layers with state: `(state, x) -> (new_state, output)`.
+
+    **Arguments:**
+
+    - `init_fn`: `init_fn(shape, key, *args, **kwargs)` initialises the first
+      state component; default zeros.
+    - `shape`: optional neuron shape, used to lay out per-neuron parameters.
+    """
+
+    init_fn: Callable = eqx.field(static=True)
+    shape: Optional[tuple] = eqx.field(static=True)
+
+    def __init__(self, init_fn: Optional[Callable] = None,
+                 shape: Optional[StateShape] = None) -> None:
+        if init_fn is not None and not callable(init_fn):
+            raise TypeError(f"{type(self).__name__}: init_fn must be callable, "
+                            f"got {type(init_fn).__name__}")
+        self.init_fn = default_init_fn if init_fn is None else init_fn
+        self.shape = None if shape is None else (
+            (shape,) if isinstance(shape, int) else tuple(shape))
+
+    @staticmethod
+    def init_parameters(parameters, shape: Optional[StateShape] = None,
+                        requires_grad: bool = True) -> TrainableArray:
+        """Parameters as a `TrainableArray` (read them with `.data`).
+
+        A scalar is broadcast to `shape`; `k` per-component constants with a
+        `shape` other than `(k,)` become an array of shape `(k, *shape)`.
+        """
+        return TrainableArray(_as_parameter_array(parameters, shape), requires_grad)
+
+    def init_state(self, shape: StateShape, key: Optional[Array] = None,
+                   *args, **kwargs) -> Any:
+        """The state before the first step; default `init_fn(shape, key)`, one array."""
+        return self.init_fn(shape, key, *args, **kwargs)
+
+    def init_out(self, shape: StateShape, *, key: Optional[Array] = None) -> Array:
+        """The output before the first step: zeros."""
+        return jnp.zeros(shape)
+
+    def __call__(self, state: Any, synaptic_input: Array, *,
+                 key: Optional[Array] = None) -> StatefulOutput:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define "
+            "__call__(state, synaptic_input, *, key=None) -> (new_state, output)")
+
+
+def call_layer(layer, state: Any, layer_input, key: Optional[Array]) -> Tuple[Any, Array]:
+    """One step of any layer: `(state, output)`; a stateless layer's state is `None`."""
+    if isinstance(layer, StatefulLayer):
+        return layer(state, layer_input, key=key)
+    return None, layer(layer_input, key=key)

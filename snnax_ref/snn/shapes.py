@@ -1,0 +1,144 @@
+"""Shape inference for `StatefulModel.init_state` (SPEC.md §4.2).
+
+Output shapes are found layer by layer with abstract evaluation. A layer
+that reads a layer whose shape is still unknown (a feedback edge) is first
+evaluated without that input; passes repeat until nothing changes, then a
+last strict pass checks every layer against all of its inputs.
+"""
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import jax
+import jax.random as jrand
+import equinox as eqx
+
+from .graph import GraphStructure
+from .layers.parallel import Parallel
+from .layers.stateful import StatefulLayer, call_layer
+
+Shape = Tuple[int, ...]
+
+
+def _layer_name(layers, index: int) -> str:
+    return f"layer {index} ({type(layers[index]).__name__})"
+
+
+def input_parts(struct: GraphStructure, index: int, output_shapes: Dict[int, Shape],
+                input_shapes: Sequence[Shape]) -> List[Tuple[str, Optional[Shape]]]:
+    """`(name, shape)` of each input of layer `index`, in concatenation order."""
+    parts = [(f"layer {j}", output_shapes.get(j)) for j in struct.input_connectivity[index]]
+    parts += [(f"external input {k}", input_shapes[k]) for k in struct.input_layer_ids[index]]
+    return parts
+
+
+def _describe(parts) -> str:
+    return " + ".join(f"{name} {shape}" for name, shape in parts)
+
+
+def concatenated_shape(layers, index: int, parts, context="init_state") -> Shape:
+    """The shape of the concatenation (axis 0) of `parts`, or a clear error."""
+    shapes = [shape for _, shape in parts]
+    if len(shapes) == 1:
+        return shapes[0]
+    trailing = {shape[1:] for shape in shapes}
+    if any(len(shape) == 0 for shape in shapes) or len(trailing) > 1:
+        raise ValueError(
+            f"{context}: the inputs of {_layer_name(layers, index)} cannot be concatenated "
+            f"along axis 0: {_describe(parts)}; every input needs the same shape after "
+            "its first axis.")
+    return (sum(shape[0] for shape in shapes),) + shapes[0][1:]
+
+
+def mock_layer_input(layers, index: int, parts, dtype, context="init_state"):
+    """An abstract input for layer `index` and a description of where it comes from."""
+    if isinstance(layers[index], Parallel):
+        return [jax.ShapeDtypeStruct(shape, dtype) for _, shape in parts], _describe(parts)
+    input_shape = concatenated_shape(layers, index, parts, context)
+    described = (f"{input_shape} = {_describe(parts)}" if len(parts) > 1
+                 else f"{input_shape} from {_describe(parts)}")
+    return jax.ShapeDtypeStruct(input_shape, dtype), described
+
+
+def evaluate_layer(layers, index: int, parts, dtype, state=None, context="init_state"):
+    """Abstractly run one step of layer `index`; return its output's shape.
+
+    A stateful layer uses `state`, or a fresh `init_state` of its input shape.
+    Any failure becomes a `ValueError` naming the layer and its input shapes.
+    """
+    layer = layers[index]
+    mock_input, described = mock_layer_input(layers, index, parts, dtype, context)
+
+    def one_step(layer_state, x):
+        if isinstance(layer, StatefulLayer) and layer_state is None:
+            layer_state = layer.init_state(x.shape, key=jrand.PRNGKey(0))
+        return call_layer(layer, layer_state, x, None)[1]
+
+    try:
+        return tuple(eqx.filter_eval_shape(one_step, state, mock_input).shape)
+    except Exception as error:  # noqa: BLE001 - re-raised with the layer and shapes
+        raise ValueError(
+            f"{context}: {_layer_name(layers, index)} cannot take its input of shape "
+            f"{described}: {type(error).__name__}: {error}") from error
+
+
+def evaluate_output_shape(layers, index: int, parts, dtype, context="init_state") -> Shape:
+    """Layer `index`'s output shape for the given input parts, or a clear error."""
+    return evaluate_layer(layers, index, parts, dtype, None, context)
+
+
+def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[Shape],
+                        shapes: Optional[Sequence[Optional[Shape]]], dtype) -> List[Shape]:
+    """Every layer's output shape; `shapes[i]`, when given, must agree."""
+    num_layers = struct.num_layers
+    given: Dict[int, Shape] = {}
+    if shapes is not None:
+        if len(shapes) != num_layers:
+            raise ValueError(f"init_state: shapes has {len(shapes)} entries but the model "
+                             f"has {num_layers} layers.")
+        given = {i: tuple(s) for i, s in enumerate(shapes) if s is not None}
+    known: Dict[int, Shape] = dict(given)
+
+    for _ in range(num_layers + 1):
+        changed = False
+        for i in range(num_layers):
+            parts = input_parts(struct, i, known, input_shapes)
+            available = [(name, shape) for name, shape in parts if shape is not None]
+            if not available or i in given:
+                continue
+            if len(available) == len(parts):
+                shape = evaluate_output_shape(layers, i, parts, dtype)
+            else:
+                try:  # provisional: a feedback input's shape is not known yet
+                    shape = evaluate_output_shape(layers, i, available, dtype)
+                except ValueError:
+                    continue
+            if known.get(i) != shape:
+                known[i] = shape
+                changed = True
+        if not changed:
+            break
+
+    for i in range(num_layers):
+        parts = input_parts(struct, i, known, input_shapes)
+        unknown = [name for name, shape in parts if shape is None]
+        if unknown or i not in known:
+            raise ValueError(
+                f"init_state: cannot infer the shapes around {_layer_name(layers, i)} "
+                f"(unknown: {', '.join(unknown) or f'layer {i}'}); pass "
+                "shapes=[output shape of each layer, or None] to init_state.")
+        shape = evaluate_output_shape(layers, i, parts, dtype)
+        if shape != known[i]:
+            what = "shapes" if i in given else "the inferred shape"
+            raise ValueError(
+                f"init_state: {_layer_name(layers, i)} outputs shape {shape} for its input "
+                f"{_describe(parts)}, but {what} is {known[i]}; fix shapes[{i}] "
+                "or the layers.")
+    return [known[i] for i in range(num_layers)]
+
+
+def layer_input_shape(layers, struct, index, output_shapes, input_shapes):
+    """The shape of what layer `index` receives (a list of shapes for `Parallel`)."""
+    parts = input_parts(struct, index, dict(enumerate(output_shapes)), input_shapes)
+    if isinstance(layers[index], Parallel):
+        return [shape for _, shape in parts]
+    return concatenated_shape(layers, index, parts)
