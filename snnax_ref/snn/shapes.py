@@ -69,9 +69,10 @@ def evaluate_layer(layers, index: int, parts, dtype, state=None, context="init_s
     mock_input, described = mock_layer_input(layers, index, parts, dtype, context)
 
     def one_step(layer_state, x):
+        key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
         if isinstance(layer, StatefulLayer) and layer_state is None:
-            layer_state = layer.init_state(x.shape, key=jrand.PRNGKey(0))
-        return call_layer(layer, layer_state, x, None)[1]
+            layer_state = layer.init_state(x.shape, key=key)
+        return call_layer(layer, layer_state, x, key)[1]
 
     try:
         return tuple(eqx.filter_eval_shape(one_step, state, mock_input).shape)

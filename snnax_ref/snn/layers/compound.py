@@ -21,9 +21,9 @@ def output_shape(layer, input_shape, dtype=None):
     mock_input = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
 
     def one_step(x):
-        state = layer.init_state(x.shape, key=jrand.PRNGKey(0)) \
-            if isinstance(layer, StatefulLayer) else None
-        return call_layer(layer, state, x, None)[1]
+        key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
+        state = layer.init_state(x.shape, key=key) if isinstance(layer, StatefulLayer) else None
+        return call_layer(layer, state, x, key)[1]
 
     return tuple(eqx.filter_eval_shape(one_step, mock_input).shape)
 

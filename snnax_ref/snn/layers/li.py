@@ -21,6 +21,9 @@ class SimpleLI(StatefulLayer):
         super().__init__(init_fn, shape)
         self.decay_constants = as_parameter(decay_constants, self.shape)
 
+    def init_state(self, shape, key=None, *args, **kwargs):
+        return [self.init_fn(shape, key, *args, **kwargs)]
+
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         (membrane,) = state
         membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)

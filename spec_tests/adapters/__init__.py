@@ -1,0 +1,99 @@
+"""Adapters: how the suite builds and runs a network in one implementation.
+
+An adapter is any object with these members (see `Adapter`); the suite picks
+one with `pytest spec_tests --impl=module:attr`, the `SNNAX_REF_IMPL`
+environment variable, or `snnax-ref conform --impl module:attr`.
+"""
+
+import contextlib
+import importlib
+import os
+from pathlib import Path
+from typing import Any, List, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from ..description import LayerSpec, NetworkSpec, RunResult, RunSpec
+
+DEFAULT_IMPL = "spec_tests.adapters.snnax_ref_adapter:adapter"
+ENV_VAR = "SNNAX_REF_IMPL"
+
+
+class AdapterUnavailable(Exception):
+    """Raised by an adapter whose implementation cannot be imported here."""
+
+
+class Adapter(Protocol):
+    """What the suite needs from an implementation.
+
+    - `name`: shown in reports.
+    - `deviations_file`: optional path of a known-deviations file.
+    - `build(network, forward, dtype)`: a model for `network`.
+    - `init_state(model, network)`: the model's default initial state.
+    - `run(model, state, inputs, burnin)`: `(final_state, outputs)`, outputs
+      as arrays `(T - burnin, ...)`, one per final layer.
+    - `read_states(model, network, final_state)`: `(states, outputs)`, per
+      layer the flat list of state arrays in SPEC order and its last output.
+    - optional `precision(dtype)`: a context manager every call runs inside
+      (JAX adapters turn float64 on there).
+    """
+
+    name: str
+    deviations_file: Optional[Path]
+
+    def build(self, network: NetworkSpec, forward: str, dtype: str) -> Any: ...
+
+    def init_state(self, model: Any, network: NetworkSpec) -> Any: ...
+
+    def run(self, model: Any, state: Any, inputs: Sequence[np.ndarray],
+            burnin: int) -> Tuple[Any, List[np.ndarray]]: ...
+
+    def read_states(self, model: Any, network: NetworkSpec,
+                    final_state: Any) -> Tuple[List[List[np.ndarray]], List[np.ndarray]]: ...
+
+
+def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> RunResult:
+    """Run `run` through `adapter` and return what it computed, as NumPy."""
+    precision = getattr(adapter, "precision", None)
+    with precision(dtype) if precision else contextlib.nullcontext():
+        model = adapter.build(run.network, run.forward, dtype)
+        state = adapter.init_state(model, run.network)
+        inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
+        final_state, outputs = adapter.run(model, state, inputs, run.burnin)
+        states, last_outputs = adapter.read_states(model, run.network, final_state)
+    return RunResult(
+        outputs=[np.asarray(o, dtype=np.float64) for o in outputs],
+        final_states=[[np.asarray(a, dtype=np.float64) for a in s] for s in states],
+        final_outputs=[np.asarray(o, dtype=np.float64) for o in last_outputs],
+    )
+
+
+def load_adapter(spec: Optional[str] = None) -> Adapter:
+    """The adapter named `module:attr` (default: snnax_ref's)."""
+    spec = spec or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+    if ":" not in spec:
+        raise ValueError(f"--impl {spec!r}: expected 'module:attr', e.g. {DEFAULT_IMPL}")
+    module_name, attr = spec.split(":", 1)
+    module = importlib.import_module(module_name)
+    adapter = getattr(module, attr)
+    return adapter() if isinstance(adapter, type) else adapter
+
+
+def read_deviations(path: Optional[Path]) -> List[Tuple[str, str]]:
+    """`(test-id prefix, reason)` pairs from a known-deviations file.
+
+    One prefix per line, then `#` and the reason; blank lines and lines
+    starting with `#` are ignored. A line without a reason is an error.
+    """
+    if path is None or not Path(path).exists():
+        return []
+    entries = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        prefix, _, reason = stripped.partition("#")
+        if not reason.strip():
+            raise ValueError(f"{path}:{number}: every known deviation needs a reason after '#'")
+        entries.append((prefix.strip(), reason.strip()))
+    return entries

@@ -1,0 +1,170 @@
+"""The adapter for snnax_ref itself (the default implementation under test)."""
+
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..description import DELAYED, NetworkSpec
+
+SPIKE_FUNCTIONS = {"superspike": "superspike_surrogate", "sigmoid": "sigmoid_surrogate",
+                   "piecewise": "piecewise_surrogate"}
+NEURONS_WITH_RESET = ("SimpleIAF", "IAF", "SimpleLIF", "LIF", "LIFSoftReset", "AdaptiveLIF")
+
+
+class SnnaxStyleAdapter:
+    """Builds networks with any module exposing SNNAX's documented API.
+
+    `snn` is the `snn` module and `functional` the `functional` module of the
+    implementation; snnax_ref and upstream SNNAX share this adapter.
+    """
+
+    deviations_file = None
+
+    def __init__(self, name, snn, functional, deviations_file=None):
+        self.name = name
+        self.snn = snn
+        self.functional = functional
+        self.deviations_file = deviations_file
+
+    def precision(self, dtype):
+        return jax.enable_x64(dtype == "float64")
+
+    # -- building -----------------------------------------------------------
+    def spike_fn(self, hyper):
+        name, beta = hyper.get("spike_fn", ("superspike", 10.0))
+        return getattr(self.functional, SPIKE_FUNCTIONS[name])(beta)
+
+    def array(self, values):
+        return jnp.asarray(np.asarray(values), dtype=self.dtype)
+
+    def build_layer(self, spec, key):
+        snn, hyper, params = self.snn, spec.hyper, spec.params
+        kind = spec.kind
+        keys = jax.random.split(key, max(2, len(spec.members)))
+        if kind in NEURONS_WITH_RESET:
+            kwargs = dict(threshold=hyper.get("threshold", 1.0), spike_fn=self.spike_fn(hyper),
+                          stop_reset_grad=hyper.get("stop_reset_grad", True),
+                          reset_val=hyper.get("reset_val"))
+            kwargs.update({name: self.array(value) for name, value in params.items()})
+            return getattr(snn, kind)(**kwargs)
+        if kind == "SimpleLI":
+            return snn.SimpleLI(**{n: self.array(v) for n, v in params.items()})
+        if kind == "SigmaDelta":
+            return snn.SigmaDelta(threshold=hyper.get("threshold", 1.0),
+                                  spike_fn=self.spike_fn(hyper),
+                                  **{n: self.array(v) for n, v in params.items()})
+        if kind == "SRM":
+            inner = self.build_layer(spec.members[0], keys[0])
+            kwargs = {n: self.array(v) for n, v in params.items()}
+            return snn.SRM(inner, threshold=hyper.get("threshold", 1.0),
+                           spike_fn=self.spike_fn(hyper), **kwargs)
+        if kind == "SpikeCounter":
+            return snn.SpikeCounter()
+        if kind == "BatchNormLayer":
+            return snn.BatchNormLayer(eps=hyper.get("eps", 1e-5),
+                                      forget_weight=hyper.get("forget_weight", 0.1),
+                                      **{n: self.array(v) for n, v in params.items()})
+        if kind == "Flatten":
+            return snn.Flatten()
+        if kind in ("SpikingMaxPool1d", "SpikingMaxPool2d"):
+            return getattr(snn, kind)(hyper["kernel_size"], hyper.get("stride", 1),
+                                      threshold=hyper.get("threshold", 1.0),
+                                      spike_fn=self.spike_fn(hyper))
+        if kind in ("CompoundLayer", "ResNetBlock"):
+            members = [self.build_layer(m, k) for m, k in zip(spec.members, keys)]
+            return getattr(snn, kind)(*members)
+        if kind == "Parallel":
+            return snn.Parallel([self.build_layer(m, k) for m, k in zip(spec.members, keys)])
+        return self.build_equinox_layer(spec, key)
+
+    def build_equinox_layer(self, spec, key):
+        hyper, params = spec.hyper, spec.params
+        kind = spec.kind
+        if kind == "Linear":
+            out_features, in_features = params["weight"].shape
+            layer = eqx.nn.Linear(in_features, out_features, use_bias="bias" in params, key=key)
+            return self.with_parameters(layer, params, bias_shape=(out_features,))
+        if kind in ("Conv1d", "Conv2d"):
+            weight = params["weight"]
+            out_channels, in_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[2]
+            layer = getattr(eqx.nn, kind)(in_channels, out_channels, kernel,
+                                          stride=hyper.get("stride", 1),
+                                          padding=hyper.get("padding", 0),
+                                          use_bias="bias" in params, key=key)
+            spatial = weight.ndim - 2
+            return self.with_parameters(layer, params, bias_shape=(out_channels,) + (1,) * spatial)
+        if kind == "LayerNorm":
+            layer = eqx.nn.LayerNorm(params["weight"].shape, eps=hyper.get("eps", 1e-5))
+            return self.with_parameters(layer, params, bias_shape=params["bias"].shape)
+        if kind in ("MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"):
+            return getattr(eqx.nn, kind)(hyper["kernel_size"], stride=hyper.get("stride", 1))
+        if kind == "Identity":
+            return eqx.nn.Identity()
+        raise NotImplementedError(f"{self.name} adapter: no builder for layer kind {kind!r}")
+
+    def with_parameters(self, layer, params, bias_shape):
+        layer = eqx.tree_at(lambda m: m.weight, layer, self.array(params["weight"]))
+        if "bias" in params:
+            bias = self.array(np.reshape(params["bias"], bias_shape))
+            layer = eqx.tree_at(lambda m: m.bias, layer, bias)
+        return layer
+
+    def build(self, network: NetworkSpec, forward: str, dtype: str):
+        self.dtype = jnp.dtype(dtype)
+        keys = jax.random.split(jax.random.PRNGKey(0), network.num_layers)
+        layers = [self.build_layer(spec, k) for spec, k in zip(network.layers, keys)]
+        structure = self.snn.GraphStructure(
+            num_layers=network.num_layers,
+            input_layer_ids=[list(ids) for ids in network.input_layer_ids],
+            final_layer_ids=list(network.final_layer_ids),
+            input_connectivity=[list(ids) for ids in network.input_connectivity])
+        forward_fn = (self.snn.architecture.delayed_forward_fn if forward == DELAYED
+                      else self.snn.architecture.default_forward_fn)
+        model = self.snn.StatefulModel(structure, layers, forward_fn=forward_fn)
+        return self.cast(model)
+
+    def cast(self, tree):
+        def cast_leaf(leaf):
+            if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating):
+                return leaf.astype(self.dtype)
+            return leaf
+        return jax.tree_util.tree_map(cast_leaf, tree)
+
+    # -- running ------------------------------------------------------------
+    def init_state(self, model, network: NetworkSpec):
+        shapes = [tuple(s) for s in network.input_shapes]
+        in_shape = shapes[0] if len(shapes) == 1 else shapes
+        output_shapes = network_output_shapes(network)
+        return self.cast(model.init_state(in_shape, shapes=output_shapes,
+                                          key=jax.random.PRNGKey(0)))
+
+    def run(self, model, state, inputs, burnin):
+        batch = jnp.asarray(inputs[0]) if len(inputs) == 1 else [jnp.asarray(x) for x in inputs]
+        final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(1),
+                                                     burnin=burnin)
+        return final_state, [np.asarray(o) for o in outputs]
+
+    def read_states(self, model, network, final_state):
+        states = [[np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(carry.state)]
+                  for carry in final_state]
+        outputs = [np.asarray(carry.output) for carry in final_state]
+        return states, outputs
+
+
+def network_output_shapes(network: NetworkSpec):
+    """Output shapes recorded on the description, when the strategy gave them."""
+    shapes = getattr(network, "output_shapes", None)
+    return None if shapes is None else [tuple(s) for s in shapes]
+
+
+def _make_adapter():
+    import snnax_ref
+    return SnnaxStyleAdapter("snnax_ref " + snnax_ref.__version__, snnax_ref.snn,
+                             snnax_ref.functional,
+                             Path(__file__).with_name("snnax_ref_deviations.txt"))
+
+
+adapter = _make_adapter()

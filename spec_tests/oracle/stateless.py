@@ -1,0 +1,170 @@
+"""Stateless layers: equinox's layers and SNNAX's Flatten and spiking pools.
+
+Every function here maps one sample `x` (float64, channels first where there
+are channels) to `(y, spike_arguments)`, where `spike_arguments` lists the
+`(argument, threshold)` pairs fed to spike functions (only the spiking pools
+have any). Convolutions and pools are written as explicit loops over output
+positions; kernel sizes, strides and paddings are ints used on every spatial
+axis, the dilation is 1 and there is one group.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from spec_tests.oracle.defaults import hyper, optional_param, param, threshold_of
+from spec_tests.oracle.spikes import heaviside
+
+POOL_SPATIAL_DIMS = {
+    "MaxPool1d": 1, "AvgPool1d": 1, "SpikingMaxPool1d": 1,
+    "MaxPool2d": 2, "AvgPool2d": 2, "SpikingMaxPool2d": 2,
+}
+CONV_SPATIAL_DIMS = {"Conv1d": 1, "Conv2d": 2}
+
+
+def window_output_size(length: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """floor((length + 2*padding - kernel) / stride) + 1, the number of windows."""
+    if kernel < 1 or stride < 1 or padding < 0:
+        raise ValueError(f"kernel_size {kernel}, stride {stride}, padding {padding}: "
+                         "kernel and stride must be >= 1, padding >= 0")
+    size = (length + 2 * padding - kernel) // stride + 1
+    if size < 1:
+        raise ValueError(f"spatial size {length} (+ 2*{padding} padding) is smaller "
+                         f"than the kernel size {kernel}")
+    return size
+
+
+def windows(spatial_shape, kernel: int, stride: int):
+    """Yield (output index, tuple of slices) for every window position."""
+    sizes = [window_output_size(n, kernel, stride) for n in spatial_shape]
+    for index in itertools.product(*(range(n) for n in sizes)):
+        yield index, tuple(slice(o * stride, o * stride + kernel) for o in index)
+
+
+def _check_channels_first(kind: str, x: np.ndarray, spatial_dims: int):
+    if x.ndim != spatial_dims + 1:
+        raise ValueError(f"{kind}: expected an input of {spatial_dims + 1} dimensions "
+                         f"(channels, {spatial_dims} spatial), got shape {x.shape}")
+
+
+def flatten(layer, x):
+    """y = x.reshape(-1)."""
+    return x.reshape(-1), []
+
+
+def identity(layer, x):
+    """y = x."""
+    return x, []
+
+
+def linear(layer, x):
+    """y = W x + b, for a vector x (b absent means 0)."""
+    weight = param(layer, "weight")
+    bias = optional_param(layer, "bias")
+    if x.ndim != 1 or x.shape[0] != weight.shape[1]:
+        raise ValueError(f"Linear: weight {weight.shape} expects an input of shape "
+                         f"({weight.shape[1]},), got {x.shape}")
+    y = weight @ x
+    return (y if bias is None else y + bias), []
+
+
+def convolution(layer, x):
+    """Cross-correlation, channels first, zero padding on every spatial side:
+
+        y[o, p] = b[o] + sum_{c, k} W[o, c, k] * x_padded[c, p*stride + k]
+
+    (k and p run over every spatial axis).
+    """
+    dims = CONV_SPATIAL_DIMS[layer.kind]
+    weight = param(layer, "weight")
+    bias = optional_param(layer, "bias")
+    stride, padding = int(hyper(layer, "stride")), int(hyper(layer, "padding"))
+    _check_channels_first(layer.kind, x, dims)
+    if x.shape[0] != weight.shape[1]:
+        raise ValueError(f"{layer.kind}: weight {weight.shape} expects {weight.shape[1]} "
+                         f"input channels, got input shape {x.shape}")
+    kernel = weight.shape[2:]
+    if len(set(kernel)) != 1:
+        raise ValueError(f"{layer.kind}: only square kernels are described, got {kernel}")
+    padded = np.pad(x, [(0, 0)] + [(padding, padding)] * dims)
+    out_spatial = [window_output_size(n, kernel[0], stride) for n in padded.shape[1:]]
+    y = np.zeros((weight.shape[0], *out_spatial))
+    for index, window in windows(padded.shape[1:], kernel[0], stride):
+        patch = padded[(slice(None),) + window]          # (in, *kernel)
+        y[(slice(None),) + index] = np.tensordot(weight, patch, axes=dims + 1)
+    if bias is not None:
+        y = y + bias.reshape((-1,) + (1,) * dims)
+    return y, []
+
+
+def pool(layer, x):
+    """Max or average over each window, channels first, no padding:
+
+        y[c, p] = max_k x[c, p*stride + k]    or    mean_k x[c, p*stride + k]
+    """
+    dims = POOL_SPATIAL_DIMS[layer.kind]
+    kernel, stride = int(hyper(layer, "kernel_size")), int(hyper(layer, "stride"))
+    if layer.hyper.get("padding", 0):
+        raise ValueError(f"{layer.kind}: pooling never pads, got padding {layer.hyper['padding']}")
+    _check_channels_first(layer.kind, x, dims)
+    reduce = np.mean if layer.kind.startswith("Avg") else np.max
+    out_spatial = [window_output_size(n, kernel, stride) for n in x.shape[1:]]
+    y = np.zeros((x.shape[0], *out_spatial))
+    spatial_axes = tuple(range(1, dims + 1))
+    for index, window in windows(x.shape[1:], kernel, stride):
+        y[(slice(None),) + index] = reduce(x[(slice(None),) + window], axis=spatial_axes)
+    return y, []
+
+
+def spiking_max_pool(layer, x):
+    """S = H(maxpool(x) - threshold)."""
+    pooled, _ = pool(layer, x)
+    threshold = threshold_of(layer)
+    argument = pooled - threshold
+    return heaviside(argument), [(argument, threshold)]
+
+
+def layer_norm(layer, x):
+    """y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over all of x.
+
+    mean and the biased variance run over every element (equinox's
+    `LayerNorm(shape)` with `shape == x.shape`); weight and bias are
+    elementwise, absent means 1 and 0.
+    """
+    weight = optional_param(layer, "weight")
+    bias = optional_param(layer, "bias")
+    normalised_shape = next((p.shape for p in (weight, bias) if p is not None), x.shape)
+    if x.shape != normalised_shape:
+        raise ValueError(f"LayerNorm: normalised shape {normalised_shape} but input {x.shape}")
+    eps = float(hyper(layer, "eps"))
+    mean = np.mean(x)
+    variance = np.mean((x - mean) ** 2)
+    y = (x - mean) / np.sqrt(variance + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y, []
+
+
+STATELESS_FUNCTIONS = {
+    "Flatten": flatten,
+    "Identity": identity,
+    "Linear": linear,
+    "Conv1d": convolution,
+    "Conv2d": convolution,
+    "LayerNorm": layer_norm,
+    "MaxPool1d": pool,
+    "MaxPool2d": pool,
+    "AvgPool1d": pool,
+    "AvgPool2d": pool,
+    "SpikingMaxPool1d": spiking_max_pool,
+    "SpikingMaxPool2d": spiking_max_pool,
+}
+
+
+def apply_stateless(layer, x):
+    """y, spike_arguments = layer(x) for a stateless, non-composed layer."""
+    return STATELESS_FUNCTIONS[layer.kind](layer, np.asarray(x, dtype=np.float64))

@@ -1,0 +1,23 @@
+"""The conformance property: an implementation's run equals the oracle's."""
+
+from __future__ import annotations
+
+from . import oracle
+from .adapters import Adapter, execute, load_adapter
+from .compare import TOLERANCES, assert_run_matches
+from .description import RunSpec
+
+
+def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> None:
+    """At every compared step, every final layer's output and every final state
+    of `adapter`'s implementation equal the oracle's (see `compare`)."""
+    tolerance = TOLERANCES[dtype]
+    expected = oracle.run(run, margin=tolerance.margin)
+    actual = execute(adapter, run, dtype)
+    assert_run_matches(run, expected, actual, tolerance)
+
+
+def check_run(run: RunSpec, impl: str | None = None, dtype: str = "float64") -> None:
+    """Replay one run (as printed by a failure report) against `impl`."""
+    check_conforms(load_adapter(impl), run, dtype)
+    print("conforms")

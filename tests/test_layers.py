@@ -1,0 +1,537 @@
+"""SPEC.md §2-3: StatefulLayer, parameters and every predefined layer, by hand.
+
+Every expected value below is computed by hand in the comments; the inputs
+and constants are dyadic numbers, so float32 arithmetic is exact and the
+spikes at `V == threshold` are not left to rounding.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from snnax_ref import snn
+from snnax_ref.functional import superspike_surrogate
+
+
+def run_layer(layer, inputs, shape=(1,)):
+    """Step `layer` over `inputs` (scalars or arrays); return [(state, output)] per step."""
+    state = layer.init_state(shape, key=jax.random.PRNGKey(0))
+    history = []
+    for x in inputs:
+        x = jnp.broadcast_to(jnp.asarray(x, jnp.float32), shape)
+        state, out = layer(state, x)
+        history.append((state, out))
+    return history
+
+
+def component(history, index):
+    """State component `index` at each step, as floats (neuron 0)."""
+    return [float(np.asarray(state[index]).reshape(-1)[0]) for state, _ in history]
+
+
+def outputs(history):
+    return [float(np.asarray(out).reshape(-1)[0]) for _, out in history]
+
+
+def run_in_model(layer, inputs):
+    """The same layer run as a one-layer Sequential: outputs (T,)."""
+    model = snn.Sequential(layer)
+    states = model.init_state((1,))
+    xs = jnp.asarray(inputs, jnp.float32).reshape(-1, 1)
+    _, (out,) = model(states, xs, None)
+    return np.asarray(out)[:, 0].tolist()
+
+
+# --- StatefulLayer parameters -------------------------------------------------------
+
+
+def test_requires_grad_false_gets_zero_gradient():
+    frozen = snn.StatefulLayer.init_parameters(0.5, (2,), requires_grad=False)
+    trainable = snn.StatefulLayer.init_parameters(0.5, (2,), requires_grad=True)
+
+    def loss(parameter):
+        return jnp.sum(3.0 * parameter.data ** 2)
+
+    # jax.grad over the module as a pytree, and eqx.filter_grad.
+    for grad_fn in (jax.grad, eqx.filter_grad):
+        np.testing.assert_array_equal(np.asarray(grad_fn(loss)(frozen).value), [0.0, 0.0])
+        np.testing.assert_array_equal(np.asarray(grad_fn(loss)(trainable).value), [3.0, 3.0])
+    # The forward value is not changed by freezing.
+    np.testing.assert_array_equal(np.asarray(frozen.data), [0.5, 0.5])
+    # requires_grad is static: not a leaf, part of the tree structure.
+    assert jax.tree_util.tree_leaves(frozen) == [frozen.value]
+    assert jax.tree_util.tree_structure(frozen) != jax.tree_util.tree_structure(trainable)
+
+    # Inside a layer: the frozen parameter gets exactly zero gradient.
+    class Scale(snn.StatefulLayer):
+        alpha: snn.TrainableArray
+        beta: snn.TrainableArray
+
+        def __init__(self):
+            super().__init__()
+            self.alpha = self.init_parameters(2.0, (1,), requires_grad=False)
+            self.beta = self.init_parameters(3.0, (1,))
+
+        def __call__(self, state, x, *, key=None):
+            out = self.alpha.data * self.beta.data * x
+            return out, out
+
+    layer = Scale()
+    grads = eqx.filter_grad(lambda m: m(jnp.zeros(1), jnp.ones(1))[1].sum())(layer)
+    assert float(grads.alpha.value[0]) == 0.0
+    assert float(grads.beta.value[0]) == 2.0
+
+
+def test_init_parameters_layouts():
+    init = snn.StatefulLayer.init_parameters
+    # A scalar is broadcast to shape.
+    p = init(0.5, (2, 3)).data
+    assert p.shape == (2, 3) and jnp.issubdtype(p.dtype, jnp.floating)
+    np.testing.assert_array_equal(np.asarray(p), np.full((2, 3), 0.5))
+    # An int becomes a float array.
+    assert jnp.issubdtype(init(1).data.dtype, jnp.floating)
+    # k scalars with shape (k,) are kept.
+    np.testing.assert_array_equal(np.asarray(init([0.25, 0.5, 0.75], (3,)).data),
+                                  [0.25, 0.5, 0.75])
+    # k scalars with another shape are broadcast per entry to (k, *shape).
+    p = init([0.25, 0.5], (3,)).data
+    assert p.shape == (2, 3)
+    np.testing.assert_array_equal(np.asarray(p), [[0.25] * 3, [0.5] * 3])
+    p = init([0.25, 0.5], (2, 4)).data
+    assert p.shape == (2, 2, 4)
+    np.testing.assert_array_equal(np.asarray(p[1]), np.full((2, 4), 0.5))
+    # No shape: kept as given.
+    assert init([0.95, 0.9]).data.shape == (2,)
+    # An array of the full shape is kept.
+    assert init(jnp.ones((2, 3)), (2, 3)).data.shape == (2, 3)
+
+
+def test_stateful_layer_defaults():
+    layer = snn.StatefulLayer()
+    state = layer.init_state((2, 3), key=jax.random.PRNGKey(0))
+    # The default state is the single array init_fn(shape, key): zeros.
+    assert isinstance(state, jax.Array) and state.shape == (2, 3)
+    np.testing.assert_array_equal(np.asarray(state), np.zeros((2, 3)))
+    assert state.dtype == jnp.zeros(()).dtype
+    out = layer.init_out((4,))
+    assert out.shape == (4,) and not np.any(np.asarray(out))
+    with pytest.raises(NotImplementedError):
+        layer(state, jnp.zeros((2, 3)))
+    # A custom init_fn initialises the first state component only.
+    lif = snn.LIF(init_fn=lambda shape, key: jnp.full(shape, 0.5))
+    v, i, s = lif.init_state((2,), key=jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(np.asarray(v), [0.5, 0.5])
+    np.testing.assert_array_equal(np.asarray(i), [0.0, 0.0])
+    np.testing.assert_array_equal(np.asarray(s), [0.0, 0.0])
+
+
+def test_trainable_leaves_of_lif():
+    lif = snn.LIF([0.5, 0.75])
+    leaves = jax.tree_util.tree_leaves(eqx.filter(lif, eqx.is_inexact_array))
+    # Only the decay constants are arrays; threshold (a Python float) is constant.
+    assert len(leaves) == 1 and leaves[0] is lif.decay_constants
+    assert jnp.issubdtype(lif.decay_constants.dtype, jnp.floating)
+    assert isinstance(lif.threshold, float) and lif.threshold == 1.0
+
+    # An array threshold and a reset_val are trainable too.
+    lif = snn.LIF([0.5, 0.75], threshold=jnp.array(1.0), reset_val=0)
+    params = eqx.filter(lif, eqx.is_inexact_array)
+    assert isinstance(params.threshold, jax.Array)
+    assert isinstance(params.reset_val, jax.Array)
+    assert jnp.issubdtype(lif.reset_val.dtype, jnp.floating)
+
+    # The gradient reaches the decay constants and the array threshold.
+    def loss(layer):
+        state = layer.init_state((1,))
+        total = 0.0
+        for _ in range(4):
+            state, out = layer(state, jnp.full((1,), 3.0))
+            total = total + out.sum()
+        return total
+
+    grads = eqx.filter_grad(loss)(lif)
+    assert np.all(np.isfinite(np.asarray(grads.decay_constants)))
+    assert np.any(np.asarray(grads.decay_constants) != 0.0)
+    assert float(grads.threshold) != 0.0
+
+    # leak, reset_val and the AdaptiveLIF constants are float arrays.
+    iaf = snn.SimpleIAF(leak=1)
+    assert isinstance(iaf.leak, jax.Array) and jnp.issubdtype(iaf.leak.dtype, jnp.floating)
+    ada = snn.AdaptiveLIF()
+    for name in ("decay_constants", "ada_decay_constant", "ada_step_val", "ada_coupling_var"):
+        value = getattr(ada, name)
+        assert isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating), name
+
+
+def test_default_decay_constants():
+    for cls in (snn.IAF, snn.SimpleLI, snn.SimpleLIF, snn.AdaptiveLIF):
+        assert np.asarray(cls().decay_constants).tolist() == pytest.approx([0.95]), cls
+    for cls in (snn.LIF, snn.LIFSoftReset):
+        assert np.asarray(cls().decay_constants).tolist() == pytest.approx([0.95, 0.9]), cls
+    srm = snn.SRM(eqx.nn.Identity())
+    assert np.asarray(srm.decay_constants).tolist() == pytest.approx([0.95, 0.9])
+    assert np.asarray(srm.r_decay_constants).tolist() == pytest.approx([0.9])
+    assert np.asarray(snn.SigmaDelta().decay_constants).tolist() == pytest.approx([0.95] * 3)
+
+
+# --- Neurons, step by step ------------------------------------------------------------
+
+
+def test_simple_iaf():
+    layer = snn.SimpleIAF(leak=0.25)
+    history = run_layer(layer, [0.75, 0.75, 0.75])
+    # V: -0.25 + 0.75 = 0.5;  0.25 + 0.75 = 1.0 -> spike, V = 0;  -0.25 + 0.75 = 0.5
+    assert outputs(history) == [0.0, 1.0, 0.0]
+    assert component(history, 0) == [0.5, 0.0, 0.5]
+    assert component(history, 1) == [0.0, 1.0, 0.0]  # state [V, S]
+    assert run_in_model(layer, [0.75, 0.75, 0.75]) == [0.0, 1.0, 0.0]
+
+    # reset_val subtracts a constant: V = 1.0 - 0.5 = 0.5, then 0.25 + 0.75 = 1.0 again.
+    history = run_layer(snn.SimpleIAF(leak=0.25, reset_val=0.5), [0.75, 0.75, 0.75])
+    assert outputs(history) == [0.0, 1.0, 1.0]
+    assert component(history, 0) == [0.5, 0.5, 0.5]
+
+
+def test_iaf():
+    layer = snn.IAF([0.5])
+    history = run_layer(layer, [2.0, 2.0, 2.0])
+    # b = 0.5
+    # t1: V = 0 + I(0) = 0;  I = 0.5*0 + 0.5*2 = 1;  S = 0
+    # t2: V = 0 + 1 = 1;     I = 0.5 + 1 = 1.5;       S = 1, V = 0
+    # t3: V = 0 + 1.5;       I = 0.75 + 1 = 1.75;     S = 1, V = 0
+    assert component(history, 0) == [0.0, 0.0, 0.0]
+    assert component(history, 1) == [1.0, 1.5, 1.75]
+    assert outputs(history) == [0.0, 1.0, 1.0]
+    assert component(history, 2) == outputs(history)  # state [V, I, S]
+    # The decay is clamped to [0.5, 1]: 0.25 acts as 0.5.
+    assert component(run_layer(snn.IAF([0.25]), [2.0, 2.0, 2.0]), 1) == [1.0, 1.5, 1.75]
+    # leak and reset_val: leak 0.25, reset_val 0.5, threshold 0.5
+    history = run_layer(snn.IAF([0.5], leak=0.25, reset_val=0.5, threshold=0.5),
+                        [2.0, 2.0, 2.0])
+    # t1: V = -0.25 + 0 = -0.25; I = 1;   S = 0
+    # t2: V = -0.5 + 1 = 0.5;    I = 1.5; S = 1, V = 0.5 - 0.5 = 0
+    # t3: V = -0.25 + 1.5 = 1.25; I = 1.75; S = 1, V = 0.75
+    assert component(history, 0) == [-0.25, 0.0, 0.75]
+    assert outputs(history) == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("cls", [snn.SimpleLI, snn.LI])
+def test_simple_li(cls):
+    assert snn.LI is snn.SimpleLI
+    layer = cls([0.5])
+    history = run_layer(layer, [1.0, 1.0, 1.0])
+    # V = 0.5*V + 0.5*1: 0.5, 0.75, 0.875; the output is V, the state [V].
+    assert outputs(history) == [0.5, 0.75, 0.875]
+    assert all(isinstance(state, list) and len(state) == 1 for state, _ in history)
+    assert component(history, 0) == [0.5, 0.75, 0.875]
+    assert run_in_model(layer, [1.0, 1.0, 1.0]) == [0.5, 0.75, 0.875]
+    # Clamped to [0.5, 1].
+    assert outputs(run_layer(cls([0.25]), [1.0, 1.0])) == [0.5, 0.75]
+    assert outputs(run_layer(cls([1.5]), [1.0, 1.0])) == [0.0, 0.0]
+
+
+def test_simple_lif():
+    history = run_layer(snn.SimpleLIF([0.5]), [1.5, 1.5, 1.5])
+    # t1: V = 0.75, S = 0;  t2: V = 0.375 + 0.75 = 1.125, S = 1, V = 0;  t3: V = 0.75
+    assert outputs(history) == [0.0, 1.0, 0.0]
+    assert component(history, 0) == [0.75, 0.0, 0.75]
+    assert component(history, 1) == [0.0, 1.0, 0.0]  # state [V, S]
+    # Clamped: 0.25 acts as 0.5.
+    assert component(run_layer(snn.SimpleLIF([0.25]), [1.5, 1.5, 1.5]), 0) == [0.75, 0.0, 0.75]
+
+
+def test_simple_lif_reset_val_goes_through_softplus():
+    history = run_layer(snn.SimpleLIF([0.5], reset_val=0.0), [1.5, 1.5, 1.5])
+    softplus0 = np.log(2.0)
+    # t2: V = 1.125 - softplus(0) = 1.125 - ln 2;  t3: V = 0.5*V + 0.75 (no spike)
+    v2 = 1.125 - softplus0
+    v3 = 0.5 * v2 + 0.75
+    assert outputs(history) == [0.0, 1.0, 0.0]
+    np.testing.assert_allclose(component(history, 0), [0.75, v2, v3], rtol=1e-6)
+    history = run_layer(snn.SimpleLIF([0.5], reset_val=1.0), [1.5, 1.5])
+    np.testing.assert_allclose(component(history, 0)[1], 1.125 - np.log1p(np.e), rtol=1e-6)
+
+
+def test_lif_resets_before_integrating():
+    layer = snn.LIF([0.5, 0.5])
+    history = run_layer(layer, [2.0, 2.0, 2.0, 2.0])
+    # a = b = 0.5
+    # t1: reset with S_prev = 0; V = 0 + 0.5*I_prev(0) = 0;  I = 0.5*2 = 1;        S = 0
+    # t2: V = 0 + 0.5*1 = 0.5;                              I = 0.5 + 1 = 1.5;  S = 0
+    # t3: V = 0.25 + 0.75 = 1.0;                             I = 0.75 + 1 = 1.75; S = 1
+    #     (the stored V is NOT reset at the spike step)
+    # t4: reset first: V = 1 - 1*1 = 0; V = 0 + 0.5*1.75 = 0.875; I = 1.875;     S = 0
+    assert component(history, 0) == [0.0, 0.5, 1.0, 0.875]
+    assert component(history, 1) == [1.0, 1.5, 1.75, 1.875]
+    assert outputs(history) == [0.0, 0.0, 1.0, 0.0]
+    assert component(history, 2) == outputs(history)  # state [V, I, S]
+    assert run_in_model(layer, [2.0, 2.0, 2.0, 2.0]) == [0.0, 0.0, 1.0, 0.0]
+
+    # reset_val: V = V - (V - reset_val)*S_prev, i.e. V jumps to reset_val.
+    history = run_layer(snn.LIF([0.5, 0.5], reset_val=0.25), [2.0, 2.0, 2.0, 2.0])
+    # t4: V = 1 - (1 - 0.25) = 0.25; V = 0.125 + 0.875 = 1.0 -> S = 1
+    assert component(history, 0) == [0.0, 0.5, 1.0, 1.0]
+    assert outputs(history) == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_lif_current_reaches_membrane_one_step_later():
+    history = run_layer(snn.LIF([0.5, 0.5], threshold=100.0), [4.0, 0.0, 0.0])
+    # t1: V = 0 (I_prev = 0), I = 0.5*4 = 2
+    # t2: V = 0.5*2 = 1,      I = 1
+    # t3: V = 0.5 + 0.5 = 1,  I = 0.5
+    assert component(history, 1) == [2.0, 1.0, 0.5]
+    assert component(history, 0) == [0.0, 1.0, 1.0]
+    # The first step's membrane does not depend on the first input at all.
+    layer = snn.LIF([0.5, 0.5])
+    state = layer.init_state((1,))
+    dv_dx = jax.grad(lambda x: layer(state, x)[0][0].sum())(jnp.ones(1))
+    assert float(dv_dx[0]) == 0.0
+
+
+def test_lif_soft_reset():
+    layer = snn.LIFSoftReset([0.5, 0.5], threshold=0.5)
+    history = run_layer(layer, [4.0, 4.0, 4.0, 4.0])
+    # t1: V = 0,                      I = 2,   S = 0
+    # t2: V = 0 + 1 = 1,              I = 3,   S = 1
+    # t3: V = 1 - 1 = 0 -> 0 + 1.5,   I = 3.5, S = 1
+    # t4: V = 1.5 - 1 = 0.5 -> 0.25 + 1.75 = 2.0, I = 3.75, S = 1
+    assert component(history, 0) == [0.0, 1.0, 1.5, 2.0]
+    assert component(history, 1) == [2.0, 3.0, 3.5, 3.75]
+    assert outputs(history) == [0.0, 1.0, 1.0, 1.0]
+    # LIF resets V*S instead: t4 V = 1.5 - 1.5 = 0 -> 1.75.
+    assert component(run_layer(snn.LIF([0.5, 0.5], threshold=0.5), [4.0] * 4), 0)[3] == 1.75
+    # With reset_val: V = V - reset_val*S_prev.
+    history = run_layer(snn.LIFSoftReset([0.5, 0.5], threshold=0.5, reset_val=0.5), [4.0] * 4)
+    # t3: V = 1 - 0.5 = 0.5 -> 0.25 + 1.5 = 1.75;  t4: V = 1.25 -> 0.625 + 1.75 = 2.375
+    assert component(history, 0) == [0.0, 1.0, 1.75, 2.375]
+
+
+def test_adaptive_lif_adaptation_reads_unreset_membrane():
+    layer = snn.AdaptiveLIF([0.5], ada_decay_constant=0.5, ada_step_val=1.0,
+                            ada_coupling_var=0.5)
+    history = run_layer(layer, [2.0, 0.0])
+    # a = b = 0.5, c = 0.5, d = 1
+    # t1: V = 0.5*(2 + 0) = 1; S = 1; A = 0.5*0.5*V(=1, unreset) + 0 - 1 = -0.75; V = 0
+    # t2: V = 0 + 0.5*(0 - 0.75) = -0.375; S = 0;
+    #     A = 0.25*(-0.375) + 0.5*(-0.75) = -0.46875
+    assert component(history, 0) == [0.0, -0.375]
+    assert component(history, 1) == [-0.75, -0.46875]
+    assert outputs(history) == [1.0, 0.0]
+    assert component(history, 2) == outputs(history)  # state [V, A, S]
+    # (With the reset membrane A would be 0 - 1 = -1.)
+
+    # The spike term of A is stop-gradiented: dA/dx = (1 - b)*c*dV/dx = 0.25*0.5,
+    # whatever stop_reset_grad is.
+    for stop in (True, False):
+        layer = snn.AdaptiveLIF([0.5], ada_decay_constant=0.5, ada_step_val=1.0,
+                                ada_coupling_var=0.5, stop_reset_grad=stop)
+        state = layer.init_state((1,))
+        da_dx = jax.grad(lambda x: layer(state, x)[0][1].sum())(jnp.full((1,), 2.0))
+        assert float(da_dx[0]) == 0.125
+
+    # Constants are clamped: d = clamp(0, 5, 2) = 2, c = clamp(-1, 3, 1) = 1.
+    layer = snn.AdaptiveLIF([0.5], ada_decay_constant=0.5, ada_step_val=5.0,
+                            ada_coupling_var=3.0)
+    # t1: V = 1, S = 1, A = 0.5*1*1 - 2 = -1.5
+    assert component(run_layer(layer, [2.0]), 1) == [-1.5]
+
+
+def test_sigma_delta_decays_are_not_clamped():
+    layer = snn.SigmaDelta([0.25, 0.25, 0.25])
+    history = run_layer(layer, [2.0, 2.0])
+    # t1: i = 2; e = 2 - 0 = 2; m = 2; S = 1; s = 1
+    # t2: i = 0.5 + 2 = 2.5; e = 2.5 - 1 = 1.5; m = 0.5 + 1.5 = 2.0; S = 1; s = 0.25 + 1
+    # (clamped to 0.5, i would be 3 at t2)
+    states = [[float(v[0]) for v in state] for state, _ in history]
+    assert states == [[2.0, 2.0, 2.0, 1.0, 1.0], [2.5, 1.5, 2.0, 1.25, 1.0]]
+    assert outputs(history) == [1.0, 1.0]
+    # Above one, too: i = 1.5*2 + 2 = 5.
+    assert component(run_layer(snn.SigmaDelta([1.5, 0.5, 0.5]), [2.0, 2.0]), 0) == [2.0, 5.0]
+    # The default is [0.95, 0.95, 0.95], unclamped (not 0.95 and 1 or anything else).
+    history = run_layer(snn.SigmaDelta(threshold=100.0), [1.0, 1.0])
+    np.testing.assert_allclose(component(history, 0), [1.0, 1.95], rtol=1e-6)
+    np.testing.assert_allclose(component(history, 2), [1.0, 0.95 + 1.95], rtol=1e-6)
+
+
+def test_srm_refractory_decay_is_clamped():
+    layer = snn.SRM(eqx.nn.Identity(), decay_constants=[0.5, 0.5], r_decay_constants=[0.25],
+                    reset_val=1.0, threshold=0.5)
+    history = run_layer(layer, [4.0, 4.0, 4.0])
+    # a = b = 0.5, g = clamp(0.5, 0.25, 1) = 0.5, rv = 1
+    # t1: p = 2;   q = 1;    r = 0;             V = 1;            S = 1
+    # t2: p = 3;   q = 2;    r = 0.5*0 + 1 = 1; V = 2 - 1 = 1;    S = 1
+    # t3: p = 3.5; q = 2.75; r = 0.5*1 + 1 = 1.5; V = 2.75 - 1.5 = 1.25
+    # (with g = 0.25 unclamped, r would be 1.25 at t3)
+    assert component(history, 0) == [2.0, 3.0, 3.5]
+    assert component(history, 1) == [1.0, 2.0, 2.75]
+    assert component(history, 2) == [0.0, 1.0, 1.5]
+    assert outputs(history) == [1.0, 1.0, 1.0]
+    assert component(history, 3) == outputs(history)  # state [p, q, r, S]
+
+
+def test_srm_reset_val_and_shapes():
+    # rv = clamp(0, 3, 2) = 2: t2 r = 2*S_prev = 2, V = q - rv*r = 2 - 4 < 0.5
+    layer = snn.SRM(eqx.nn.Identity(), decay_constants=[0.5, 0.5], r_decay_constants=[0.5],
+                    reset_val=3.0, threshold=0.5)
+    history = run_layer(layer, [4.0, 4.0])
+    assert component(history, 2) == [0.0, 2.0]
+    assert outputs(history) == [1.0, 0.0]
+    # reset_val None: no refractoriness, r stays 0.
+    history = run_layer(snn.SRM(eqx.nn.Identity(), [0.5, 0.5], threshold=0.5), [4.0, 4.0])
+    assert component(history, 2) == [0.0, 0.0]
+    # p, q have the input's shape; r, S the shape of the inner layer's output.
+    linear = eqx.nn.Linear(3, 2, key=jax.random.PRNGKey(1))
+    p, q, r, s = snn.SRM(linear).init_state((3,))
+    assert p.shape == q.shape == (3,) and r.shape == s.shape == (2,)
+    model = snn.Sequential(snn.SRM(linear))
+    states = model.init_state((3,))
+    _, (out,) = model(states, jnp.ones((4, 3)), None)
+    assert out.shape == (4, 2)
+
+
+def test_srm_refractory_input_is_always_stop_gradiented():
+    for stop in (True, False):
+        layer = snn.SRM(eqx.nn.Identity(), [0.5, 0.5], reset_val=1.0, stop_reset_grad=stop)
+
+        def refractory_after_spike(prev_spikes):
+            return layer([jnp.zeros(1), jnp.zeros(1), jnp.zeros(1), prev_spikes],
+                         jnp.zeros(1))[0][2].sum()
+
+        assert float(jax.grad(refractory_after_spike)(jnp.ones(1))[0]) == 0.0
+
+
+def test_spike_counter():
+    layer = snn.SpikeCounter()
+    history = run_layer(layer, [1.0, 0.0, 1.0])
+    assert outputs(history) == [1.0, 0.0, 1.0]  # S = x
+    assert component(history, 0) == [1.0, 1.0, 2.0]  # count
+    assert component(history, 1) == outputs(history)  # state [count, S]
+    assert run_in_model(layer, [1.0, 0.0, 1.0, 1.0]) == [1.0, 0.0, 1.0, 1.0]
+
+
+def test_flatten():
+    x = jnp.arange(6.0).reshape(2, 3)
+    out = snn.Flatten()(x)
+    assert out.shape == (6,)
+    np.testing.assert_array_equal(np.asarray(out), np.arange(6.0))
+    model = snn.Sequential(snn.Flatten(), snn.SpikeCounter())
+    states = model.init_state((2, 3))
+    assert states[1].output.shape == (6,)
+    _, (y,) = model(states, jnp.stack([x, 2 * x]), None)
+    np.testing.assert_array_equal(np.asarray(y), np.stack([np.arange(6.0), 2 * np.arange(6.0)]))
+
+
+def test_spiking_max_pool_1d():
+    x = jnp.array([[0.5, 1.0, 0.25, 2.0]])  # (channels, width)
+    # max over windows of 2, stride 1: [1, 1, 2]; minus threshold 1.5: [-0.5, -0.5, 0.5]
+    out = snn.SpikingMaxPool1d(2, threshold=1.5)(x)
+    np.testing.assert_array_equal(np.asarray(out), [[0.0, 0.0, 1.0]])
+    # stride 2: max [1, 2] >= 1 -> both spike (H(0) = 1)
+    out = snn.SpikingMaxPool1d(2, stride=2)(x)
+    np.testing.assert_array_equal(np.asarray(out), [[1.0, 1.0]])
+    # The spike function's surrogate is used: d out / d x at the max is 1/(1 + 10*0.5).
+    grad = jax.grad(lambda v: snn.SpikingMaxPool1d(4, threshold=1.5)(v).sum())(x)
+    np.testing.assert_allclose(np.asarray(grad), [[0.0, 0.0, 0.0, 1.0 / 6.0]], rtol=1e-6)
+
+
+def test_spiking_max_pool_2d():
+    x = jnp.array([[[0.0, 0.5, 0.0, 0.0],
+                    [0.25, 0.0, 0.0, 3.0],
+                    [1.0, 0.0, 0.0, 0.0],
+                    [0.0, 0.0, 0.5, 0.0]]])  # (1, 4, 4)
+    out = snn.SpikingMaxPool2d(2, stride=2)(x)
+    # window maxima [[0.5, 3], [1, 0.5]] >= 1
+    np.testing.assert_array_equal(np.asarray(out), [[[0.0, 1.0], [1.0, 0.0]]])
+    out = snn.SpikingMaxPool2d(2, stride=2, threshold=0.5)(x)
+    np.testing.assert_array_equal(np.asarray(out), [[[1.0, 1.0], [1.0, 1.0]]])
+    assert snn.SpikingMaxPool2d(2)(x).shape == (1, 3, 3)
+
+
+def test_stop_reset_grad():
+    def grad_of_membrane(layer):
+        state = layer.init_state((1,))
+        return float(jax.grad(lambda x: layer(state, x)[0][0].sum())(jnp.full((1,), 3.0))[0])
+
+    # SimpleLIF, a = 0.5, x = 3: V = 1.5, S = 1, V' = V - R(V*S).
+    # stop_reset_grad=True:  dV'/dx = dV/dx = 0.5
+    # stop_reset_grad=False: dV'/dx = 0.5 - (0.5*S + V*H'(0.5)*0.5)
+    #                              = 0.5 - 0.5 - 1.5*(1/(1 + 10*0.5))*0.5 = -0.125
+    assert grad_of_membrane(snn.SimpleLIF([0.5])) == 0.5
+    assert grad_of_membrane(snn.SimpleLIF([0.5], stop_reset_grad=False)) == pytest.approx(-0.125)
+
+    # LIF: the reset uses the previous step's spikes. State V = 1.5, S_prev = 1, I = 0:
+    # V' = V - R(V*S_prev) = 0 (then 0.5*V' + 0.5*I).  dV'/dS_prev is 0 or -V*0.5.
+    layer_true = snn.LIF([0.5, 0.5])
+    layer_false = snn.LIF([0.5, 0.5], stop_reset_grad=False)
+
+    def grad_wrt_previous_spikes(layer):
+        def f(s_prev):
+            state = [jnp.full((1,), 1.5), jnp.zeros(1), s_prev]
+            return layer(state, jnp.zeros(1))[0][0].sum()
+        return float(jax.grad(f)(jnp.ones(1))[0])
+
+    assert grad_wrt_previous_spikes(layer_true) == 0.0
+    assert grad_wrt_previous_spikes(layer_false) == -0.75
+
+    # SimpleIAF with reset_val: V - R(reset_val*S): d/dreset_val is 0 or -S.
+    def grad_wrt_reset_val(stop):
+        def f(reset_val):
+            layer = snn.SimpleIAF(reset_val=reset_val, stop_reset_grad=stop)
+            return layer(layer.init_state((1,)), jnp.full((1,), 2.0))[0][0].sum()
+        return float(jax.grad(f)(0.5))
+
+    assert grad_wrt_reset_val(True) == 0.0
+    assert grad_wrt_reset_val(False) == -1.0
+
+
+def test_per_neuron_parameters_with_shape():
+    # One decay per neuron, given as an array (no shape: kept as given).
+    layer = snn.SimpleLI([[0.5, 1.0]])
+    assert layer.decay_constants.shape == (1, 2)
+    history = run_layer(layer, [1.0, 1.0], shape=(2,))
+    np.testing.assert_array_equal(np.asarray(history[1][1]), [0.75, 0.0])
+    # Per-component constants broadcast over a neuron shape.
+    layer = snn.LIF([0.5, 0.5], shape=(3,))
+    assert layer.decay_constants.shape == (2, 3)
+    history = run_layer(layer, [2.0, 2.0, 2.0], shape=(3,))
+    assert component(history, 0) == [0.0, 0.5, 1.0]
+    np.testing.assert_array_equal(np.asarray(history[-1][0][0]), [1.0, 1.0, 1.0])
+
+
+def test_batchnorm_layer_equations():
+    layer = snn.BatchNormLayer(forget_weight=0.5)
+    mean0, var0 = layer.init_state((1,))
+    assert float(mean0[0]) == 0.0 and float(var0[0]) == 1.0  # var starts at one
+    assert isinstance(layer.gamma, jax.Array) and jnp.issubdtype(layer.gamma.dtype, jnp.floating)
+    history = run_layer(layer, [2.0, 4.0])
+    # t1: mean = 0.5*0 + 0.5*2 = 1;   var = 0.5*1 + 0.5*(2 - 1)^2 = 1
+    #     y = 0.8*(2 - 1)/sqrt(1 + 1e-5)
+    # t2: mean = 0.5 + 2 = 2.5;       var = 0.5 + 0.5*1.5^2 = 1.625
+    #     y = 0.8*1.5/sqrt(1.625 + 1e-5)
+    assert component(history, 0) == [1.0, 2.5]
+    assert component(history, 1) == [1.0, 1.625]
+    np.testing.assert_allclose(outputs(history),
+                               [0.8 / np.sqrt(1 + 1e-5), 1.2 / np.sqrt(1.625 + 1e-5)], rtol=1e-6)
+    # gamma and eps are used as given; each feature is normalised on its own.
+    layer = snn.BatchNormLayer(eps=0.0, forget_weight=0.5, gamma=2.0)
+    state = layer.init_state((2,))
+    _, y = layer(state, jnp.array([2.0, -2.0]))
+    np.testing.assert_allclose(np.asarray(y), [2.0, -2.0], rtol=1e-6)
+    # gamma is trainable.
+    grads = eqx.filter_grad(lambda m: m(state, jnp.array([2.0, -2.0]))[1][0])(layer)
+    assert float(np.asarray(grads.gamma).reshape(-1)[0]) == pytest.approx(1.0)
+
+
+def test_resnet_block_adds_input():
+    block = snn.ResNetBlock(eqx.nn.Lambda(lambda x: 2.0 * x), snn.SimpleLI([0.5]))
+    history = run_layer(block, [1.0, 1.0])
+    # member 1: V = 0.5*V + 0.5*(2*1): 1, 1.5; output V + x: 2, 2.5
+    assert outputs(history) == [2.0, 2.5]
+    state = history[-1][0]
+    assert state[0] is None and float(state[1][0][0]) == 1.5
+    assert run_in_model(block, [1.0, 1.0]) == [2.0, 2.5]
+    # Without the skip connection (a CompoundLayer): 1, 1.5.
+    compound = snn.CompoundLayer(eqx.nn.Lambda(lambda x: 2.0 * x), snn.SimpleLI([0.5]))
+    assert outputs(run_layer(compound, [1.0, 1.0])) == [1.0, 1.5]
