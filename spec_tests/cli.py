@@ -18,7 +18,7 @@ SUITE_VERSION = "0.1.0"
 def _conform(args) -> int:
     import pytest
 
-    from . import report
+    from . import report as reporting
     from .adapters import DEFAULT_IMPL, ENV_VAR
     from .profiles import PROFILE_ENV
 
@@ -35,11 +35,12 @@ def _conform(args) -> int:
                 row = callspec.params.get("row") if callspec else None
                 node_ids[item.nodeid] = row.name if row is not None else "float32"
 
-        def pytest_runtest_logreport(self, rep):
+        def pytest_runtest_logreport(self, report):
+            rep = report
             name = node_ids.get(rep.nodeid)
             if name is None:
                 return
-            stats = report.row(name)
+            stats = reporting.row(name)
             if rep.skipped:
                 stats.outcome = "known deviation" if "known deviation" in str(
                     rep.longrepr) else "skipped"
@@ -53,15 +54,15 @@ def _conform(args) -> int:
                         "-v", "--tb=line", "-o", "console_output_style=count",
                         f"--rootdir={suite.parent}"], plugins=[Collector()])
     elapsed = time.perf_counter() - started
-    rows = list(report.ROWS.values())
-    print("\n" + report.table(rows))
+    rows = list(reporting.ROWS.values())
+    print("\n" + reporting.table(rows))
     for stats in rows:
         if stats.outcome == "failed":
             print(f"\n=== {stats.row}: minimal failing network ===\n{stats.message}\n")
             print(stats.repro)
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
               "seconds": round(elapsed, 1)}
-    json_path, md_path = report.write_reports(Path(args.report_dir), header, rows)
+    json_path, md_path = reporting.write_reports(Path(args.report_dir), header, rows)
     print(f"\nreports: {json_path} {md_path} ({elapsed:.0f} s)")
     failed = any(r.outcome == "failed" for r in rows)
     return 1 if failed or code not in (0, 5) else 0

@@ -62,7 +62,8 @@ def thresholds():
 
 
 def reset_values():
-    return st.one_of(st.none(), st.sampled_from([-0.5, 0.0, 0.3, 1.0, 2.5]))
+    """None (the neuron's own reset) or a value, inside and outside [0, 2]."""
+    return st.sampled_from([None, -0.5, 0.0, 0.3, 1.0, 2.5])
 
 
 @st.composite
@@ -146,10 +147,10 @@ def shape_preserving_layers(draw, shape: tuple, kind: str | None = None):
 def linear_layers(draw, in_features: int, out_features: int):
     """A Linear layer whose weights make downstream neurons spike."""
     rng = _rng(draw, "linear seed")
-    gain = draw(st.sampled_from([0.5, 1.5, 3.0]), label="weight gain")
+    gain = draw(st.sampled_from([1.5, 3.0, 5.0]), label="weight gain")
     params = {"weight": rng.normal(0, gain / np.sqrt(in_features), (out_features, in_features))}
     if draw(st.booleans(), label="bias"):
-        params["bias"] = rng.normal(0.2, 0.5, (out_features,))
+        params["bias"] = rng.normal(0.5, 0.5, (out_features,))
     return LayerSpec("Linear", {}, params)
 
 
@@ -163,7 +164,8 @@ def mapping_layers(draw, part_sizes: list, out_features: int, kind: str | None =
     if kind == "SRM":
         params = {"decay_constants": draw(decay_constants(2, (in_features,))),
                   "r_decay_constants": draw(decay_constants(1, (out_features,)))}
-        reset_val = draw(st.sampled_from([None, 0.5, 1.0, 2.5]), label="SRM reset_val")
+        reset_val = draw(st.sampled_from([None, -0.5, 0.5, 1.0, 2.5, 3.0]),
+                         label="SRM reset_val (clamped to [0, 2])")
         if reset_val is not None:
             params["reset_val"] = np.asarray([reset_val])
         hyper = {"threshold": draw(thresholds()), "spike_fn": draw(spike_functions())}
@@ -260,9 +262,9 @@ def topologies(draw, num_layers: int, num_inputs: int, first_layer: int = 0):
     for i in range(first_layer, num_layers):
         feed_forward = draw(st.lists(st.integers(first_layer, i - 1), max_size=2, unique=True),
                             label=f"feed-forward sources of {i}") if i > first_layer else []
-        feedback = draw(st.lists(st.integers(i, num_layers - 1), max_size=1),
+        feedback = draw(st.lists(st.integers(i, num_layers - 1), min_size=1, max_size=1),
                         label=f"feedback sources of {i}") if draw(
-            st.integers(0, 3), label=f"feedback? {i}") == 0 else []
+            st.integers(0, 2), label=f"feedback? {i}") == 0 else []
         first = i == first_layer  # the first layer always reads an external input
         external = draw(st.lists(st.integers(0, num_inputs - 1), min_size=1 if first else 0,
                                  max_size=2, unique=True),
@@ -391,7 +393,7 @@ def input_sequences(draw, input_shapes, num_steps: int):
             sequences.append(amplitude * (rng.random((num_steps,) + shape) < rate))
         else:
             scale = draw(st.sampled_from([0.5, 1.5, 3.0]), label="input scale")
-            sequences.append(rng.normal(0.5, scale, (num_steps,) + shape))
+            sequences.append(rng.normal(1.0, scale, (num_steps,) + shape))
     return tuple(np.asarray(s, dtype=np.float64) for s in sequences)
 
 

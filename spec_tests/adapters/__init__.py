@@ -76,7 +76,8 @@ def load_adapter(spec: Optional[str] = None) -> Adapter:
     module_name, attr = spec.split(":", 1)
     module = importlib.import_module(module_name)
     adapter = getattr(module, attr)
-    return adapter() if isinstance(adapter, type) else adapter
+    # A class or a factory function is called; an adapter object is used as is.
+    return adapter if hasattr(adapter, "build") else adapter()
 
 
 def read_deviations(path: Optional[Path]) -> List[Tuple[str, str]]:
