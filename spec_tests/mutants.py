@@ -18,10 +18,14 @@ from jax import lax
 
 @dataclass(frozen=True)
 class Mutant:
+    """A planted bug; `adapter` says which snnax_ref execution path it lives in
+    ("step": the step-by-step scan, "default": the graph schedule)."""
+
     name: str
     bug: str
     rows: Sequence[str]
     patch: Callable[[contextlib.ExitStack], None]
+    adapter: str = "step"
 
 
 def _set(stack: contextlib.ExitStack, target, attribute: str, value) -> None:
@@ -33,20 +37,21 @@ def _set(stack: contextlib.ExitStack, target, attribute: str, value) -> None:
 def _modules():
     from snnax_ref.functional import surrogate
     from snnax_ref.snn import architecture, forward
+    from snnax_ref.snn import schedule
     from snnax_ref.snn.layers import iaf, lif, sigma_delta, srm
-    return surrogate, architecture, forward, iaf, lif, sigma_delta, srm
+    return surrogate, architecture, forward, iaf, lif, sigma_delta, srm, schedule
 
 
 # -- neuron equations ----------------------------------------------------------
 
 def _wrong_clamp_bound(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
     _set(stack, lif, "clamp", lambda low, value, high: jnp.clip(
         value, 0.4 if low == 0.5 else low, high))
 
 
 def _lif_swapped_decays(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
 
     def call(self, state, synaptic_input, *, key=None):
         membrane, current, previous_spikes = state
@@ -66,7 +71,7 @@ def _heaviside_zero_is_zero(stack):
 
 
 def _lif_reset_after_integration(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
 
     def call(self, state, synaptic_input, *, key=None):
         membrane, current, _ = state
@@ -81,7 +86,7 @@ def _lif_reset_after_integration(stack):
 
 
 def _lif_state_components_swapped(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
     original = lif.LIF.__call__
 
     def call(self, state, synaptic_input, *, key=None):
@@ -91,7 +96,7 @@ def _lif_state_components_swapped(stack):
 
 
 def _simple_lif_reset_without_softplus(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
 
     def call(self, state, synaptic_input, *, key=None):
         membrane, _ = state
@@ -104,7 +109,7 @@ def _simple_lif_reset_without_softplus(stack):
 
 
 def _iaf_integrates_new_current(stack):
-    _, _, _, iaf, _, _, _ = _modules()
+    iaf = _modules()[3]
 
     def call(self, state, synaptic_input, *, key=None):
         membrane, current, _ = state
@@ -118,7 +123,7 @@ def _iaf_integrates_new_current(stack):
 
 
 def _adaptive_reads_reset_membrane(stack):
-    _, _, _, _, lif, _, _ = _modules()
+    lif = _modules()[4]
 
     def call(self, state, synaptic_input, *, key=None):
         membrane, adaptation, _ = state
@@ -170,12 +175,12 @@ def _srm_reset_val_unclamped(stack):
 # -- graph semantics -----------------------------------------------------------
 
 def _feedforward_reads_previous_step(stack):
-    _, architecture, forward, *_ = _modules()
+    architecture, forward = _modules()[1:3]
     _set(stack, architecture, "default_forward_fn", forward.delayed_forward_fn)
 
 
 def _feedback_reads_same_step(stack):
-    _, architecture, forward, *_ = _modules()
+    architecture, forward = _modules()[1:3]
 
     def forward_fn(layers, struct, key, carry, step_inputs):
         # A fixed point attempt: a second pass lets feedback edges see step t.
@@ -201,6 +206,13 @@ def _final_layer_ids_ignored(stack):
         new_carry, outputs = original(layers, struct, key, carry, step_inputs, reads_this_step)
         return new_carry, [new_carry[-1].output]
     _set(stack, forward, "_graph_step", graph_step)
+
+
+def _schedule_hoists_stateful_layers(stack):
+    schedule = _modules()[7]
+    _set(stack, schedule, "is_time_parallel",
+         lambda layers, struct, component: len(component) == 1
+         and component[0] not in struct.input_connectivity[component[0]])
 
 
 def _burnin_outputs_kept(stack):
@@ -243,6 +255,9 @@ MUTANTS = [
            ["forward: straight-through", "forward: delayed"], _final_layer_ids_ignored),
     Mutant("burnin-outputs-kept", "burnin steps are included in the outputs",
            ["forward: straight-through", "forward: delayed"], _burnin_outputs_kept),
+    Mutant("schedule-hoists-stateful", "the graph schedule evaluates stateful layers "
+           "outside the scan", ["forward: straight-through"], _schedule_hoists_stateful_layers,
+           adapter="default"),
 ]
 
 

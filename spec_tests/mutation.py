@@ -11,7 +11,8 @@ from .rows import ALL_ROWS, row_fails
 
 def run_mutation_check(profile: str = "ci", only=None, echo=print):
     """Run each mutant against its rows; print and return `(killed, total)`."""
-    adapter = load_adapter("spec_tests.adapters.snnax_ref_adapter:adapter")
+    adapters = {"default": load_adapter("spec_tests.adapters.snnax_ref_adapter:adapter"),
+                "step": load_adapter("spec_tests.adapters.snnax_ref_adapter:step_adapter")}
     chosen = [m for m in MUTANTS if not only or m.name in only]
     killed = 0
     for mutant in chosen:
@@ -19,7 +20,7 @@ def run_mutation_check(profile: str = "ci", only=None, echo=print):
         verdict = None
         with planted(mutant):
             for row_name in mutant.rows:
-                message = row_fails(adapter, ALL_ROWS[row_name], profile)
+                message = row_fails(adapters[mutant.adapter], ALL_ROWS[row_name], profile)
                 if message:
                     verdict = f"killed by row {row_name!r}: {message}"
                     break

@@ -13,6 +13,7 @@ from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
                       delayed_forward_fn)
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer
+from .schedule import graph_schedule
 from .shapes import infer_output_shapes, layer_input_shape
 
 Shape = Tuple[int, ...]
@@ -53,14 +54,25 @@ class StatefulModel(eqx.Module):
       equinox module is called as `layer(x, key=key)`.
     - `forward_fn`: one step of the whole graph; `default_forward_fn`
       (straight-through) or `delayed_forward_fn`.
+    - `schedule`: `"step"` scans `forward_fn` once per time step;
+      `"graph"` (straight-through only) evaluates stateless layers outside
+      cycles for all steps at once and scans only the rest (SPEC.md §4.6);
+      `"auto"` (default) picks `"graph"` for `default_forward_fn`.
+    - `checkpoint`: rematerialise each scanned step in the backward pass
+      (less memory, more compute).
+    - `unroll`: `lax.scan`'s unroll factor.
     """
 
     graph_structure: GraphStructure = eqx.field(static=True)
     layers: list
     forward_fn: Callable = eqx.field(static=True)
+    schedule: str = eqx.field(static=True)
+    checkpoint: bool = eqx.field(static=True)
+    unroll: int = eqx.field(static=True)
 
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
-                 forward_fn: Callable = default_forward_fn) -> None:
+                 forward_fn: Callable = default_forward_fn, *, schedule: str = "auto",
+                 checkpoint: bool = False, unroll: int = 1) -> None:
         if not isinstance(graph_structure, GraphStructure):
             raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
                             f"got {type(graph_structure).__name__}")
@@ -72,9 +84,27 @@ class StatefulModel(eqx.Module):
             if not callable(layer):
                 raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
                                  "not callable.")
+        if schedule not in ("auto", "step", "graph"):
+            raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
+                             f"got {schedule!r}")
+        if schedule == "graph" and forward_fn is not default_forward_fn:
+            raise ValueError("StatefulModel: schedule='graph' computes the straight-through "
+                             "semantics of default_forward_fn; use schedule='step' with "
+                             f"{getattr(forward_fn, '__name__', forward_fn)}.")
+        if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+            raise ValueError(f"StatefulModel: unroll must be a positive int, got {unroll!r}")
         self.graph_structure = graph_structure
         self.layers = layers
         self.forward_fn = forward_fn
+        self.schedule = schedule
+        self.checkpoint = bool(checkpoint)
+        self.unroll = unroll
+
+    @property
+    def uses_graph_schedule(self) -> bool:
+        """Whether `__call__` runs the graph schedule (SPEC.md §4.6)."""
+        return self.schedule == "graph" or (
+            self.schedule == "auto" and self.forward_fn is default_forward_fn)
 
     def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
                    shapes: Optional[Sequence[Optional[Shape]]] = None,
@@ -128,6 +158,7 @@ class StatefulModel(eqx.Module):
         burnin = checks.check_burnin(burnin, num_steps)
         checks.check_dtypes(sequences, input_states)
         input_states = list(input_states)
+
         def step(carry, step_inputs_and_key):
             step_inputs, step_key = step_inputs_and_key
             return self.forward_fn(self.layers, struct, step_key, carry, step_inputs)
@@ -136,13 +167,19 @@ class StatefulModel(eqx.Module):
                               [sequence[0] for sequence in sequences], self.layers, struct)
 
         step_keys = None if key is None else jrand.split(key, num_steps)
+
+        def run(carry, inputs, keys):
+            if self.uses_graph_schedule:
+                return graph_schedule(self.layers, struct, carry, inputs, keys,
+                                      self.checkpoint, self.unroll)
+            body = jax.checkpoint(step) if self.checkpoint else step
+            return lax.scan(body, carry, (inputs, keys), unroll=self.unroll)
+
         carry = input_states
         if burnin > 0:
-            burnin_inputs = [sequence[:burnin] for sequence in sequences]
-            burnin_keys = None if step_keys is None else step_keys[:burnin]
-            carry, _ = lax.scan(step, carry, (burnin_inputs, burnin_keys))
+            carry, _ = run(carry, [sequence[:burnin] for sequence in sequences],
+                           None if step_keys is None else step_keys[:burnin])
             carry = lax.stop_gradient(carry)
-        inputs = [sequence[burnin:] for sequence in sequences]
-        keys = None if step_keys is None else step_keys[burnin:]
-        final_states, outputs = lax.scan(step, carry, (inputs, keys))
+        final_states, outputs = run(carry, [sequence[burnin:] for sequence in sequences],
+                                    None if step_keys is None else step_keys[burnin:])
         return final_states, outputs

@@ -25,12 +25,17 @@ def feed_forward_structure(num_layers: int) -> GraphStructure:
 
 
 class Sequential(StatefulModel):
-    """A feed-forward chain of layers; supports `len` and indexing."""
+    """A feed-forward chain of layers; supports `len` and indexing.
 
-    def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn) -> None:
+    `options` (`schedule`, `checkpoint`, `unroll`) go to `StatefulModel`.
+    """
+
+    def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn,
+                 **options) -> None:
         if not layers:
             raise ValueError("Sequential needs at least one layer.")
-        super().__init__(feed_forward_structure(len(layers)), list(layers), forward_fn)
+        super().__init__(feed_forward_structure(len(layers)), list(layers), forward_fn,
+                         **options)
 
     def __getitem__(self, index):
         return self.layers[index]
@@ -48,7 +53,7 @@ class SequentialLocalFeedback(Sequential):
     """
 
     def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn,
-                 feedback_layers: Optional[Dict[int, int]] = None) -> None:
+                 feedback_layers: Optional[Dict[int, int]] = None, **options) -> None:
         if not layers:
             raise ValueError("SequentialLocalFeedback needs at least one layer.")
         chain = feed_forward_structure(len(layers))
@@ -66,4 +71,4 @@ class SequentialLocalFeedback(Sequential):
             connectivity[target].append(source)
         structure = GraphStructure(len(layers), chain.input_layer_ids, chain.final_layer_ids,
                                    connectivity)
-        StatefulModel.__init__(self, structure, list(layers), forward_fn)
+        StatefulModel.__init__(self, structure, list(layers), forward_fn, **options)

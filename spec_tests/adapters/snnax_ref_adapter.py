@@ -23,11 +23,13 @@ class SnnaxStyleAdapter:
 
     deviations_file = None
 
-    def __init__(self, name, snn, functional, deviations_file=None):
+    def __init__(self, name, snn, functional, deviations_file=None, model_options=None):
         self.name = name
         self.snn = snn
         self.functional = functional
         self.deviations_file = deviations_file
+        # Extra keyword arguments for StatefulModel (snnax_ref: schedule, ...).
+        self.model_options = dict(model_options or {})
 
     def precision(self, dtype):
         return jax.enable_x64(dtype == "float64")
@@ -123,7 +125,8 @@ class SnnaxStyleAdapter:
             input_connectivity=[list(ids) for ids in network.input_connectivity])
         forward_fn = (self.snn.architecture.delayed_forward_fn if forward == DELAYED
                       else self.snn.architecture.default_forward_fn)
-        model = self.snn.StatefulModel(structure, layers, forward_fn=forward_fn)
+        model = self.snn.StatefulModel(structure, layers, forward_fn=forward_fn,
+                                       **self.model_options)
         return self.cast(model)
 
     def cast(self, tree):
@@ -160,11 +163,18 @@ def network_output_shapes(network: NetworkSpec):
     return None if shapes is None else [tuple(s) for s in shapes]
 
 
-def _make_adapter():
+def _make_adapter(**model_options):
     import snnax_ref
-    return SnnaxStyleAdapter("snnax_ref " + snnax_ref.__version__, snnax_ref.snn,
+    label = "".join(f" {k}={v}" for k, v in model_options.items())
+    return SnnaxStyleAdapter("snnax_ref " + snnax_ref.__version__ + label, snnax_ref.snn,
                              snnax_ref.functional,
-                             Path(__file__).with_name("snnax_ref_deviations.txt"))
+                             Path(__file__).with_name("snnax_ref_deviations.txt"),
+                             model_options)
 
 
+# The default: StatefulModel's own choice (the graph schedule for straight-through).
 adapter = _make_adapter()
+# The readable step-by-step scan, for every forward function.
+step_adapter = _make_adapter(schedule="step")
+# The graph schedule with a rematerialised, unrolled scan body.
+checkpointed_adapter = _make_adapter(checkpoint=True, unroll=2)
