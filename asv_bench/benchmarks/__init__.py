@@ -1,0 +1,1 @@
+"""The asv benchmark suite of snnax_ref (see asv_bench/README.md)."""

@@ -1,0 +1,38 @@
+"""(c) A fixed random recurrent graph with feedback edges and self-loops.
+
+Four populations, each CompoundLayer(Linear, LIF) of ``hidden`` neurons,
+wired by ``workloads.random_graph()`` (seeded: the same graph on every
+machine and commit), run with the default straight-through forward function;
+batch 16, T = 500.
+"""
+
+from . import common, workloads
+from .suite import _Timed, _Tracked
+
+_SIZES = common.sizes()
+_PARAMS = [[common.DEVICE], [_SIZES["graph_hidden"]], list(common.PASSES)]
+_NAMES = ["device", "hidden", "pass"]
+
+
+class RecurrentGraph(_Timed):
+    """Wall time (time_) and peak host memory (peakmem_) of one batch."""
+
+    params = _PARAMS
+    param_names = _NAMES
+
+    def build(self, hidden):
+        return workloads.recurrent_graph(hidden)
+
+
+class RecurrentGraphTrack(_Tracked):
+    """Compile seconds, neuron updates/s, GEMM floor ratio, spike rate, XLA memory."""
+
+    params = _PARAMS
+    param_names = _NAMES
+
+    def build(self, hidden):
+        return workloads.recurrent_graph(hidden)
+
+    def setup_cache(self):
+        return self.measure_all()
+    setup_cache.timeout = 1800.0

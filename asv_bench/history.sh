@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Build the asv history of snnax_ref across commits, offline, then publish.
+#
+#   asv_bench/history.sh            # the last 5 commits of HEAD
+#   asv_bench/history.sh 3          # the last 3
+#   asv_bench/history.sh v0.1..HEAD # a git revision range
+#
+# For each commit (oldest first): export its tree, install it with pip
+# (--no-deps --no-index, into a private --target folder: the interpreter's own
+# snnax_ref is never touched), run the suite of the *current* checkout against
+# it in the existing environment with --set-commit-hash (asv sees the install
+# through ASV_PYTHONPATH), then `asv publish`. `asv preview` serves the result.
+#
+# Environment:
+#   PYTHON         interpreter with jax, equinox, asv (default: python)
+#   ASV_MACHINE    machine name (default: <hostname>-<jax backend>-<device kind>)
+#   ASV_RUN_ARGS   extra `asv run` arguments, e.g. "--bench LinearLIF --show-stderr"
+#   SNNAX_BENCH_SMALL=1  smallest size of each benchmark (a quick history)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(git -C "$here" rev-parse --show-toplevel)"
+py="${PYTHON:-python}"
+conf="$here/asv.conf.json"
+spec="${1:-5}"
+
+if [[ "$spec" =~ ^[0-9]+$ ]]; then
+    commits="$(git -C "$repo" rev-list --reverse --max-count="$spec" HEAD)"
+else
+    commits="$(git -C "$repo" rev-list --reverse "$spec")"
+fi
+[[ -n "$commits" ]] || { echo "history.sh: no commits in '$spec'" >&2; exit 1; }
+
+machine="${ASV_MACHINE:-$(hostname)-$("$py" -c '
+import jax
+print(jax.default_backend() + "-" + jax.devices()[0].device_kind.replace(" ", "_"))')}"
+echo "history.sh: machine $machine"
+"$py" -m asv machine --yes --machine "$machine" --config "$conf" >/dev/null
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+read -r -a run_args <<< "${ASV_RUN_ARGS:-}"
+
+ok=0
+for commit in $commits; do
+    short="$(git -C "$repo" rev-parse --short "$commit")"
+    rm -rf "$work/src" "$work/site"
+    mkdir -p "$work/src"
+    git -C "$repo" archive "$commit" | tar -x -C "$work/src"
+    if ! "$py" -m pip install --quiet --no-deps --no-index --no-build-isolation \
+            --target "$work/site" "$work/src" >"$work/pip.log" 2>&1; then
+        echo "history.sh: $short does not install, skipped:" >&2
+        tail -5 "$work/pip.log" >&2
+        continue
+    fi
+    if ! (cd "$work" && PYTHONPATH="$work/site" "$py" -c "
+import sys, snnax_ref
+sys.exit(0 if snnax_ref.__file__.startswith('$work/site') else 1)"); then
+        echo "history.sh: $short: snnax_ref does not import from its install, skipped" >&2
+        continue
+    fi
+    echo "history.sh: $short ($(git -C "$repo" log -1 --format=%s "$commit"))"
+    # Run from the scratch folder, so that the checkout's own snnax_ref is never
+    # on sys.path (only the install, through ASV_PYTHONPATH).
+    (cd "$work" && ASV_PYTHONPATH="$work/site" "$py" -m asv run --config "$conf" -E existing \
+        --set-commit-hash "$commit" --machine "$machine" "${run_args[@]}") || true
+    ok=$((ok + 1))
+done
+
+"$py" -m asv publish --config "$conf"
+echo "history.sh: $ok commit(s) benchmarked; html in $here/html"
+echo "history.sh: view it with: $py -m asv preview --config $conf"

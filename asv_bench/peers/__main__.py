@@ -1,0 +1,51 @@
+"""``python -m asv_bench.peers``: the peer comparison table of workload (a)."""
+
+import argparse
+import sys
+
+from . import harness, impls
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m asv_bench.peers",
+        description="Workload (a), Linear(n, n) + LIF, batch 16: snnax_ref and its peers, "
+                    "spike-checked, then timed in alternating rounds in this process.")
+    parser.add_argument("--n", type=int, nargs="+", default=[512, 2048],
+                        help="layer widths (default: 512 2048; the issue's CPU table adds 4096)")
+    parser.add_argument("--passes", nargs="+", default=["forward", "forward_backward"],
+                        choices=["forward", "forward_backward"])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--steps", type=int, default=500, help="T (default 500)")
+    parser.add_argument("--batch", type=int, default=16, help="B (default 16)")
+    parser.add_argument("--peers", nargs="+", default=None,
+                        choices=[p.name for p in impls.PEERS],
+                        help="peers to run (default: every one that is installed)")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--slow-limit", type=float, default=30.0,
+                        help="a peer whose warm-up call takes longer (seconds) is timed by "
+                             "that one call only (default 30)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="only run the float64 spike check")
+    args = parser.parse_args(argv)
+    if args.check_only:
+        peers = [p for p in impls.PEERS if (args.peers is None or p.name in args.peers)]
+        ok = True
+        for peer in peers:
+            reason = peer.unavailable()
+            if reason:
+                print(f"skipped {peer.name}: {reason}")
+        peers = [p for p in peers if not p.unavailable()]
+        if impls.SnnaxUpstream.note:
+            print(f"note: {impls.SnnaxUpstream.note}")
+        for name, check in harness.check_peers(peers).items():
+            print(f"{'ok  ' if check.ok else 'FAIL'} {name}: {check.detail}")
+            ok &= check.ok
+        return 0 if ok else 1
+    harness.run(args.n, args.passes, args.rounds, args.peers, args.batch, args.steps,
+                args.json, args.slow_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Meta-tests of the asv suite: every benchmark is well formed, cheaply.
+
+Nothing big is compiled here: the definitions are checked the way ``asv
+check`` does (and more strictly), and the workload builders are exercised at
+toy sizes.
+"""
+
+import importlib
+import inspect
+import itertools
+import os
+import pkgutil
+import sys
+
+import numpy as np
+import pytest
+
+import asv_bench.benchmarks as suite_pkg
+from asv_bench.benchmarks import common, workloads
+from asv_bench.peers import harness
+
+PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
+BENCH_DIR = os.path.dirname(suite_pkg.__file__)
+
+
+def _modules():
+    return [importlib.import_module(f"asv_bench.benchmarks.{m.name}")
+            for m in pkgutil.iter_modules(suite_pkg.__path__)]
+
+
+def _benchmark_classes():
+    found = []
+    for module in _modules():
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not inspect.isclass(obj):
+                continue
+            if obj.__module__ != module.__name__:
+                continue
+            methods = [m for m in dir(obj) if m.startswith(PREFIXES)]
+            if methods:
+                found.append((f"{module.__name__.rsplit('.', 1)[-1]}.{name}", obj, methods))
+    return found
+
+
+CLASSES = _benchmark_classes()
+IDS = [name for name, _, _ in CLASSES]
+
+
+def test_suite_has_every_workload():
+    names = {name.split(".")[-1] for name in IDS}
+    for expected in ("LinearLIF", "LinearLIFTrack", "ConvSNN", "ConvSNNTrack",
+                     "RecurrentGraph", "RecurrentGraphTrack", "ScalingT", "ScalingTTrack",
+                     "ScalingN", "ScalingNTrack", "GemmFloor"):
+        assert expected in names, f"benchmark class {expected} is missing; found {sorted(names)}"
+
+
+@pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
+def test_params_and_param_names_agree(name, cls, methods):
+    params, names = cls.params, cls.param_names
+    assert isinstance(params, list) and isinstance(names, list), name
+    assert len(params) == len(names), (
+        f"{name}: {len(params)} parameter lists but {len(names)} param_names {names}")
+    assert len(set(names)) == len(names), f"{name}: repeated param_names {names}"
+    for pname, values in zip(names, params):
+        assert isinstance(values, list) and values, f"{name}: parameter {pname!r} has no values"
+        reprs = [repr(v) for v in values]
+        assert len(set(reprs)) == len(reprs), f"{name}: {pname!r} repeats a value: {values}"
+    assert names[0] == "device" and params[0] == [common.DEVICE], (
+        f"{name}: the first parameter must be device = [{common.DEVICE!r}], got {names[0]!r}")
+    if "pass" in names:
+        assert names[-1] == "pass", f"{name}: 'pass' must be the last parameter"
+        assert set(params[-1]) <= set(common.PASSES), f"{name}: unknown passes {params[-1]}"
+    combinations = int(np.prod([len(v) for v in params]))
+    assert combinations <= 40, f"{name}: {combinations} parameter combinations is too many"
+
+
+@pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
+def test_methods_take_every_parameter(name, cls, methods):
+    has_cache = "setup_cache" in dir(cls)
+    if has_cache:
+        assert "setup_cache" in vars(cls), (
+            f"{name}: setup_cache must be defined in the class itself; an inherited one "
+            "shares its asv cache key with every other class that inherits it")
+    expected = len(cls.params) + (1 if has_cache else 0)
+    for method in methods + ["setup"]:
+        fn = getattr(cls, method, None)
+        if fn is None:
+            continue
+        sig = inspect.signature(fn)
+        positional = [p for p in sig.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]  # self
+        varargs = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
+        if varargs:
+            assert len(positional) <= expected, f"{name}.{method}: too many parameters"
+        else:
+            assert len(positional) == expected, (
+                f"{name}.{method} takes {len(positional)} arguments, the benchmark passes "
+                f"{expected} ({'cache + ' if has_cache else ''}{cls.param_names})")
+
+
+@pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
+def test_tracks_have_units_and_classes_have_versions(name, cls, methods):
+    for method in methods:
+        if method.startswith("track_"):
+            unit = getattr(getattr(cls, method), "unit", None)
+            assert isinstance(unit, str) and unit and unit != "unit", (
+                f"{name}.{method} has no unit")
+    assert isinstance(getattr(cls, "version", None), str), (
+        f"{name}: set a version string, so that a cosmetic edit keeps the history")
+    assert getattr(cls, "number", None) == 1, f"{name}: JAX calls are timed one at a time"
+
+
+def test_timed_and_tracked_classes_pair_up():
+    by_name = {name: cls for name, cls, _ in CLASSES}
+    for name, cls in by_name.items():
+        if name.endswith("Track"):
+            timed = by_name.get(name[:-len("Track")])
+            assert timed is not None, f"{name} has no timed class"
+            assert timed.params == cls.params and timed.param_names == cls.param_names, (
+                f"{name} and its timed class have different params")
+
+
+def test_asv_runner_accepts_every_benchmark():
+    """asv's own discovery and argument check (what ``asv check`` runs)."""
+    from asv_runner.discovery import disc_benchmarks
+    parent = os.path.dirname(BENCH_DIR)
+    sys.path.insert(0, parent)
+    try:
+        benchmarks = list(disc_benchmarks(BENCH_DIR))
+        assert benchmarks, "asv discovered no benchmark"
+        for bench in benchmarks:
+            assert bench.check(BENCH_DIR), f"asv check fails for {bench.name}"
+            if bench.type == "track":
+                assert bench.unit != "unit", f"{bench.name} has no unit"
+        names = {b.name.split(".")[0] for b in benchmarks}
+        assert names == {m.__name__.rsplit(".", 1)[-1] for m in _modules()
+                         if any(obj.__module__ == m.__name__ for _, obj, _ in CLASSES)}
+    finally:
+        sys.path.remove(parent)
+        for key in [k for k in sys.modules if k == "benchmarks" or k.startswith("benchmarks.")]:
+            del sys.modules[key]
+
+
+# --------------------------------------------------------------------------
+# The workloads at toy sizes: they build, both passes compile, the floor is a
+# lower bound of XLA's own flop count, and neurons spike.
+# --------------------------------------------------------------------------
+
+TOYS = {
+    "linear_lif": lambda: workloads.linear_lif(32, batch=2, steps=20),
+    "conv_snn": lambda: workloads.conv_snn(batch=1, steps=15),
+    "recurrent_graph": lambda: workloads.recurrent_graph(hidden=16, batch=2, steps=20),
+}
+
+
+@pytest.mark.parametrize("toy", sorted(TOYS))
+def test_workload_passes_compile_and_spike(toy):
+    workload = TOYS[toy]()
+    # Both passes for one workload; the others compile forward+backward only
+    # (it traces the forward too) to keep this test quick.
+    for pass_ in common.PASSES if toy == "linear_lif" else ["forward_backward"]:
+        prepared = workload.prepare(pass_, warmup=1)
+        assert prepared.compile_seconds > 0
+        assert workload.gemms(pass_), f"{toy} {pass_}: no products in the floor"
+    assert len(workload.gemms("forward_backward")) > len(workload.gemms("forward"))
+    assert 0.0 < workload.spike_rate() < 0.6
+
+
+def test_linear_lif_floor_is_the_issue_definition():
+    """Forward: one (B*T x n) @ (n x n) product; forward+backward: two."""
+    w = workloads.linear_lif(8, batch=3, steps=5)
+    assert w.gemms("forward") == [(15, 8, 8)]
+    assert w.gemms("forward_backward") == [(15, 8, 8), (8, 15, 8)]
+    assert w.neuron_updates == 3 * 5 * 8
+
+
+def test_random_graph_has_feedback_and_self_loops():
+    connectivity, external = workloads.random_graph()
+    assert any(j > i for i, src in enumerate(connectivity) for j in src), connectivity
+    assert any(i in src for i, src in enumerate(connectivity)), connectivity
+    assert external[0] == [0]
+    assert workloads.random_graph() == (connectivity, external)   # fixed
+
+
+def test_sizes_depend_on_backend_only_through_sizes():
+    table = common.sizes()
+    assert table["linear_lif_n"] == sorted(table["linear_lif_n"])
+    if not common.ACCEL:
+        assert max(table["linear_lif_n"]) <= 4096
+
+
+# --------------------------------------------------------------------------
+# The peer spike comparison (pure numpy)
+# --------------------------------------------------------------------------
+
+def _spikes(seed=0, shape=(2, 30, 5)):
+    return (np.random.default_rng(seed).random(shape) < 0.2).astype(np.float32)
+
+
+@pytest.mark.parametrize("shift", [-1, 0, 1])
+def test_compare_spikes_accepts_a_documented_shift(shift):
+    ref = _spikes()
+    ref[:, 0] = 0                      # snnax_ref never spikes at step 0
+    peer = np.zeros_like(ref)
+    if shift >= 0:
+        peer[:, :ref.shape[1] - shift] = ref[:, shift:]
+    else:
+        peer[:, -shift:] = ref[:, :shift]
+    assert harness.compare_spikes(ref, peer, shift, full=True).ok
+    assert harness.compare_spikes(ref, peer, shift, full=False).ok
+
+
+def test_compare_spikes_rejects_a_different_computation():
+    ref = _spikes(0)
+    assert not harness.compare_spikes(ref, _spikes(1), 0, full=True).ok
+    assert not harness.compare_spikes(ref, _spikes(1), 0, full=False).ok
+    shifted = np.roll(ref, 1, axis=1)
+    assert not harness.compare_spikes(ref, shifted, 0, full=True).ok
+
+
+def test_compare_spikes_first_spike_ignores_later_differences():
+    ref = np.zeros((1, 10, 1), np.float32)
+    ref[0, [3, 6], 0] = 1
+    peer = ref.copy()
+    peer[0, 6, 0], peer[0, 8, 0] = 0, 1          # a different reset, same first spike
+    assert harness.compare_spikes(ref, peer, 0, full=False).ok
+    assert not harness.compare_spikes(ref, peer, 0, full=True).ok
