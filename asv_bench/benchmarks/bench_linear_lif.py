@@ -12,8 +12,11 @@ from . import common, workloads
 from .suite import _Timed, _Tracked
 
 _SIZES = common.sizes()
-_PARAMS = [[common.DEVICE], _SIZES["linear_lif_n"], list(common.PASSES)]
-_NAMES = ["device", "n", "pass"]
+# "graph": snnax_ref's default graph schedule (the Linear runs for all T steps
+# at once); "step": the step-by-step scan of default_forward_fn.
+SCHEDULES = ["graph", "step"]
+_PARAMS = [[common.DEVICE], _SIZES["linear_lif_n"], SCHEDULES, list(common.PASSES)]
+_NAMES = ["device", "n", "schedule", "pass"]
 
 
 class LinearLIF(_Timed):
@@ -21,9 +24,10 @@ class LinearLIF(_Timed):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, n):
-        return workloads.linear_lif(n)
+    def build(self, n, schedule):
+        return workloads.linear_lif(n, schedule=schedule)
 
 
 class LinearLIFTrack(_Tracked):
@@ -31,9 +35,37 @@ class LinearLIFTrack(_Tracked):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, n):
-        return workloads.linear_lif(n)
+    def build(self, n, schedule):
+        return workloads.linear_lif(n, schedule=schedule)
+
+    def setup_cache(self):
+        return self.measure_all()
+    setup_cache.timeout = 1800.0
+
+
+class CheckpointMemory(_Timed):
+    """Forward+backward of workload (a) over long sequences, with and without a
+    rematerialised scan body (`checkpoint=True`): what checkpointing saves in
+    peak memory (peakmem_) and costs in time (time_)."""
+
+    params = [[common.DEVICE], [_SIZES["scaling_t_n"]], _SIZES["scaling_t"][-2:],
+              ["step", "graph"], [False, True], ["forward_backward"]]
+    param_names = ["device", "n", "T", "schedule", "checkpoint", "pass"]
+
+    def build(self, n, steps, schedule, checkpoint):
+        return workloads.linear_lif(n, steps=steps, schedule=schedule, checkpoint=checkpoint)
+
+
+class CheckpointMemoryTrack(_Tracked):
+    """XLA's planned memory (track_xla_memory) with and without checkpointing."""
+
+    params = CheckpointMemory.params
+    param_names = CheckpointMemory.param_names
+
+    def build(self, n, steps, schedule, checkpoint):
+        return workloads.linear_lif(n, steps=steps, schedule=schedule, checkpoint=checkpoint)
 
     def setup_cache(self):
         return self.measure_all()

@@ -129,15 +129,16 @@ def linear_lif_inputs(n: int, batch: int = BATCH, steps: int = STEPS, seed: int 
     return (scale * jax.random.normal(key, (batch, steps, n))).astype(dtype)
 
 
-def linear_lif_model(n: int, seed: int = 0) -> snn.Sequential:
+def linear_lif_model(n: int, seed: int = 0, **options) -> snn.Sequential:
+    """`options` (schedule, checkpoint, unroll) go to snnax_ref's StatefulModel."""
     key = jax.random.fold_in(jax.random.PRNGKey(seed), 0)
-    return snn.Sequential(eqx.nn.Linear(n, n, key=key), snn.LIF())
+    return snn.Sequential(eqx.nn.Linear(n, n, key=key), snn.LIF(), **options)
 
 
 def linear_lif(n: int, batch: int = BATCH, steps: int = STEPS, seed: int = 0,
-               scale: float = INPUT_SCALE) -> Workload:
+               scale: float = INPUT_SCALE, **options) -> Workload:
     """``Linear(n, n)`` then ``LIF()``; random normal input times ``scale``."""
-    model = linear_lif_model(n, seed)
+    model = linear_lif_model(n, seed, **options)
     state = model.init_state((n,), key=jax.random.PRNGKey(seed))
     inputs = linear_lif_inputs(n, batch, steps, seed, scale)
     rows = batch * steps

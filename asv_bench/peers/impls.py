@@ -106,6 +106,7 @@ def _jax_dtype(problem: Problem):
 class SnnaxRef(Peer):
     name = "snnax_ref"
     description = "snn.Sequential(eqx.nn.Linear(n, n), snn.LIF()), vmap over the batch"
+    options: dict = {}
 
     def build(self, problem):
         import equinox as eqx
@@ -114,7 +115,7 @@ class SnnaxRef(Peer):
         from asv_bench.benchmarks import workloads
 
         dtype = _jax_dtype(problem)
-        model = workloads.linear_lif_model(problem.n)
+        model = workloads.linear_lif_model(problem.n, **self.options)
         model = eqx.tree_at(lambda m: (m.layers[0].weight, m.layers[0].bias), model,
                             (jnp.asarray(problem.W, dtype), jnp.asarray(problem.b, dtype)))
         model = jax.tree_util.tree_map(
@@ -135,6 +136,12 @@ class SnnaxRef(Peer):
         return Built(lambda: jax.block_until_ready(fwd(params, state, x)),
                      lambda: jax.block_until_ready(fb(params, state, x)),
                      lambda: np.asarray(fwd(params, state, x)))
+
+
+class SnnaxRefStep(SnnaxRef):
+    name = "snnax_ref-step"
+    description = "snnax_ref with schedule='step': the Linear stepped inside the scan"
+    options = {"schedule": "step"}
 
 
 def _jax_spike():
@@ -495,7 +502,7 @@ class NorseCell(Norse):
     use_cell = True
 
 
-PEERS: List[Peer] = [SnnaxRef(), JaxScan(), JaxHoisted(), SnnaxUpstream(), Spyx(),
+PEERS: List[Peer] = [SnnaxRef(), SnnaxRefStep(), JaxScan(), JaxHoisted(), SnnaxUpstream(), Spyx(),
                      SnnTorch(), Norse(), NorseCell()]
 
 
