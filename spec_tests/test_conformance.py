@@ -26,6 +26,7 @@ def _check(adapter, request, row, data):
     try:
         check_conforms(adapter, run, row.dtype)
     except Exception as error:
+        stats.failed += 1
         stats.message = f"{type(error).__name__}: {error}"
         impl = request.config.getoption("--impl") or os.environ.get(ENV_VAR) or DEFAULT_IMPL
         stats.repro = to_python(run, impl)
