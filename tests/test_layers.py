@@ -391,6 +391,12 @@ def test_srm_reset_val_and_shapes():
     assert out.shape == (4, 2)
 
 
+def test_srm_reset_val_must_be_one_scalar():
+    assert snn.SRM(eqx.nn.Identity(), reset_val=[1.5]).reset_val.size == 1
+    with pytest.raises(ValueError, match="reset_val must be one scalar"):
+        snn.SRM(eqx.nn.Identity(), reset_val=[0.5, 1.5])
+
+
 def test_srm_refractory_input_is_always_stop_gradiented():
     for stop in (True, False):
         layer = snn.SRM(eqx.nn.Identity(), [0.5, 0.5], reset_val=1.0, stop_reset_grad=stop)

@@ -45,6 +45,9 @@ class SRM(StatefulLayer):
         self.decay_constants = as_parameter(decay_constants, input_shape)
         self.r_decay_constants = as_parameter(r_decay_constants, self.shape)
         self.reset_val = as_parameter(0.0 if reset_val is None else reset_val, None)
+        if self.reset_val.size != 1:
+            raise ValueError(f"SRM: reset_val must be one scalar for the layer, got shape "
+                             f"{self.reset_val.shape}")
         self.threshold = threshold
         self.spike_fn = spike_fn
         self.stop_reset_grad = bool(stop_reset_grad)
