@@ -12,6 +12,10 @@ either way in the implementation's arithmetic. The comparison therefore stops
 at the first step where the oracle saw such a decision: outputs are compared
 up to the step before it, and final states only when there was none.
 Exact ties (`V - threshold == 0`) are not "near": SPEC.md fixes `H(0) = 1`.
+
+Gradients (`spec_tests/gradients.py`) use the same horizon: tangents are
+compared, in float64 with `RTOL = ATOL = 1e-8`, on the steps before the first
+near-threshold decision, and reverse-mode cotangents are zero from it on.
 """
 
 from __future__ import annotations

@@ -224,6 +224,78 @@ def _burnin_outputs_kept(stack):
     _set(stack, architecture.StatefulModel, "__call__", call)
 
 
+# -- gradients ----------------------------------------------------------------
+
+def _superspike_slope_doubled(stack):
+    surrogate = _modules()[0]
+    _set(stack, surrogate, "_superspike_derivative",
+         lambda x, beta: 1.0 / (1.0 + 2.0 * beta * jnp.abs(x)))
+
+
+def _piecewise_window_doubled(stack):
+    surrogate = _modules()[0]
+    _set(stack, surrogate, "_piecewise_derivative",
+         lambda x, beta: jnp.where(jnp.abs(x) <= 2.0 * beta, 1.0, 0.0).astype(x.dtype))
+
+
+def _reset_stop_gradient_missing(stack):
+    from snnax_ref.snn.layers import spiking
+    _set(stack, spiking.SpikingLayer, "refractory", lambda self, reset_term: reset_term)
+
+
+def _burnin_gradient_leaks(stack):
+    import types
+    architecture = _modules()[1]
+    _set(stack, architecture, "lax", types.SimpleNamespace(
+        scan=lax.scan, stop_gradient=lambda tree: tree))
+
+
+def _frozen_parameter_gets_gradient(stack):
+    from snnax_ref.snn.layers import stateful
+    _set(stack, stateful.TrainableArray, "data", property(lambda self: self.value))
+
+
+def _adaptive_spike_term_not_stopped(stack):
+    lif = _modules()[4]
+
+    def call(self, state, synaptic_input, *, key=None):
+        membrane, adaptation, _ = state
+        a = lif.clamp(0.5, self.decay_constants[0], 1.0)
+        b = lif.clamp(0.5, self.ada_decay_constant, 1.0)
+        c = lif.clamp(-1.0, self.ada_coupling_var, 1.0)
+        d = lif.clamp(0.0, self.ada_step_val, 2.0)
+        membrane = a * membrane + (1.0 - a) * (synaptic_input + adaptation)
+        spikes = self.spike_fn(membrane - self.threshold)
+        adaptation = (1.0 - b) * c * membrane + b * adaptation - d * spikes
+        reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
+        return [membrane - self.refractory(reset), adaptation, spikes], spikes
+    _set(stack, lif.AdaptiveLIF, "__call__", call)
+
+
+
+def _srm_refractory_input_not_stopped(stack):
+    import types
+    from snnax_ref.snn.layers import srm
+    _set(stack, srm, "lax", types.SimpleNamespace(stop_gradient=lambda tree: tree))
+
+
+GRADIENT_MUTANTS = [
+    Mutant("superspike-slope-doubled", "superspike derivative uses 2*beta",
+           ["gradient: jvp", "gradient: vjp"], _superspike_slope_doubled),
+    Mutant("piecewise-window-doubled", "piecewise surrogate window is [-2 beta, 2 beta]",
+           ["gradient: jvp", "gradient: vjp"], _piecewise_window_doubled),
+    Mutant("reset-stop-gradient-missing", "stop_reset_grad=True does not stop the reset's "
+           "gradient", ["gradient: jvp", "gradient: vjp"], _reset_stop_gradient_missing),
+    Mutant("burnin-gradient-leaks", "the state after burnin is not stop-gradiented",
+           ["gradient: vjp", "gradient: jvp"], _burnin_gradient_leaks),
+    Mutant("frozen-parameter-gets-gradient", "init_parameters(requires_grad=False) still "
+           "passes gradient", ["gradient: frozen parameters"], _frozen_parameter_gets_gradient),
+    Mutant("adaptive-spike-term-not-stopped", "AdaptiveLIF's d*S term is not stop-gradiented",
+           ["gradient: AdaptiveLIF"], _adaptive_spike_term_not_stopped),
+    Mutant("srm-refractory-not-stopped", "SRM's refractory input rv*S_prev is not "
+           "stop-gradiented", ["gradient: SRM"], _srm_refractory_input_not_stopped),
+]
+
 MUTANTS = [
     Mutant("wrong-clamp-bound", "decay constants clamped to [0.4, 1] instead of [0.5, 1]",
            ["SimpleLIF", "LIF", "AdaptiveLIF"], _wrong_clamp_bound),
@@ -258,7 +330,7 @@ MUTANTS = [
     Mutant("schedule-hoists-stateful", "the graph schedule evaluates stateful layers "
            "outside the scan", ["forward: straight-through"], _schedule_hoists_stateful_layers,
            adapter="default"),
-]
+] + GRADIENT_MUTANTS
 
 
 @contextlib.contextmanager

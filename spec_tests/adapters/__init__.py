@@ -36,6 +36,12 @@ class Adapter(Protocol):
       layer the flat list of state arrays in SPEC order and its last output.
     - optional `precision(dtype)`: a context manager every call runs inside
       (JAX adapters turn float64 on there).
+    - optional `jvp(run, param_tangents, input_tangents, dtype)`:
+      `(outputs, output_tangents)` of the whole run `run` (a RunSpec) along
+      the given direction; optional `vjp(run, output_cotangents, dtype)`:
+      `(param_cotangents, input_cotangents)`. Parameters are the flat list
+      `spec_tests.gradients.flat_params(run.network)`, inputs one array per
+      input sequence; adapters without them skip the gradient properties.
     """
 
     name: str

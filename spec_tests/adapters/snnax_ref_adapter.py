@@ -40,7 +40,9 @@ class SnnaxStyleAdapter:
         return getattr(self.functional, SPIKE_FUNCTIONS[name])(beta)
 
     def array(self, values):
-        return jnp.asarray(np.asarray(values), dtype=self.dtype)
+        # jnp.asarray (not np.asarray) so that traced arrays pass through when
+        # the model is rebuilt inside jax.jvp / jax.vjp.
+        return jnp.asarray(values, dtype=self.dtype)
 
     def build_layer(self, spec, key):
         snn, hyper, params = self.snn, spec.hyper, spec.params
@@ -64,7 +66,7 @@ class SnnaxStyleAdapter:
             return snn.SRM(inner, threshold=hyper.get("threshold", 1.0),
                            spike_fn=self.spike_fn(hyper), **kwargs)
         if kind == "SpikeCounter":
-            return snn.SpikeCounter()
+            return snn.SpikeCounter(shape=None)
         if kind == "BatchNormLayer":
             return snn.BatchNormLayer(eps=hyper.get("eps", 1e-5),
                                       forget_weight=hyper.get("forget_weight", 0.1),
@@ -110,9 +112,15 @@ class SnnaxStyleAdapter:
     def with_parameters(self, layer, params, bias_shape):
         layer = eqx.tree_at(lambda m: m.weight, layer, self.array(params["weight"]))
         if "bias" in params:
-            bias = self.array(np.reshape(params["bias"], bias_shape))
+            bias = jnp.reshape(self.array(params["bias"]), bias_shape)
             layer = eqx.tree_at(lambda m: m.bias, layer, bias)
         return layer
+
+    # Every generated network compiles anew; thousands of cached executables
+    # in one process have crashed XLA here (a segfault in a thorough run), so
+    # the caches are dropped every CLEAR_CACHES_EVERY runs.
+    CLEAR_CACHES_EVERY = 100
+    builds = 0
 
     def build(self, network: NetworkSpec, forward: str, dtype: str):
         self.dtype = jnp.dtype(dtype)
@@ -138,6 +146,10 @@ class SnnaxStyleAdapter:
 
     # -- running ------------------------------------------------------------
     def init_state(self, model, network: NetworkSpec):
+        # Called once per run, never inside a trace: a safe place to clear.
+        SnnaxStyleAdapter.builds += 1
+        if SnnaxStyleAdapter.builds % self.CLEAR_CACHES_EVERY == 0:
+            jax.clear_caches()
         shapes = [tuple(s) for s in network.input_shapes]
         in_shape = shapes[0] if len(shapes) == 1 else shapes
         output_shapes = network_output_shapes(network)
@@ -149,6 +161,45 @@ class SnnaxStyleAdapter:
         final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(1),
                                                      burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
+
+    def outputs_as_function(self, run, dtype):
+        """`(f, params, inputs)`: `f(params, inputs)` runs `run` with the
+        description's parameter arrays replaced by `params` (a flat list in
+        `gradients.flat_params` order) and returns the list of outputs."""
+        from ..gradients import flat_params, with_flat_params
+
+        with self.precision(dtype):
+            self.dtype = jnp.dtype(dtype)
+            params = [jnp.asarray(a, dtype=self.dtype) for a in flat_params(run.network)]
+            inputs = [jnp.asarray(x, dtype=self.dtype) for x in run.inputs]
+            template = self.build(run.network, run.forward, dtype)
+            state = self.init_state(template, run.network)
+
+        def outputs(params, inputs):
+            network = with_flat_params(run.network, params)
+            model = self.build(network, run.forward, dtype)
+            batch = inputs[0] if len(inputs) == 1 else list(inputs)
+            return model(state, batch, jax.random.PRNGKey(1), burnin=run.burnin)[1]
+
+        return outputs, params, inputs
+
+    def jvp(self, run, param_tangents, input_tangents, dtype="float64"):
+        """Outputs and their directional derivative (forward mode)."""
+        f, params, inputs = self.outputs_as_function(run, dtype)
+        with self.precision(dtype):
+            tangents = ([jnp.asarray(t, self.dtype) for t in param_tangents],
+                        [jnp.asarray(t, self.dtype) for t in input_tangents])
+            values, derivative = jax.jvp(f, (params, inputs), tangents)
+            return [np.asarray(v) for v in values], [np.asarray(d) for d in derivative]
+
+    def vjp(self, run, output_cotangents, dtype="float64"):
+        """`(param_cotangents, input_cotangents)` for the given output cotangents."""
+        f, params, inputs = self.outputs_as_function(run, dtype)
+        with self.precision(dtype):
+            _, pullback = jax.vjp(f, params, inputs)
+            params_bar, inputs_bar = pullback([jnp.asarray(c, self.dtype)
+                                               for c in output_cotangents])
+            return [np.asarray(p) for p in params_bar], [np.asarray(x) for x in inputs_bar]
 
     def read_states(self, model, network, final_state):
         states = [[np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(carry.state)]

@@ -30,7 +30,8 @@ def _import_upstream():
         sys.path.insert(0, path)
     try:
         snn = importlib.import_module("snnax.snn")
-        functional = importlib.import_module("snnax.functional")
+        # Upstream's functional package does not re-export its surrogates.
+        functional = importlib.import_module("snnax.functional.surrogate")
     except Exception as error:  # noqa: BLE001 - any import failure means "not here"
         raise AdapterUnavailable(
             f"upstream SNNAX is not importable ({type(error).__name__}: {error}); set "
