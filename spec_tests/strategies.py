@@ -49,6 +49,14 @@ def _rng(draw, label):
 
 # -- hyperparameters -----------------------------------------------------------
 
+def real_numbers(low, high):
+    """Floats in [low, high], never NaN and never subnormal: XLA on CPU flushes
+    subnormals to zero, so `clamp(0, 1e-308, 2)` would sit exactly on its bound
+    there (derivative 1/2) and strictly inside it in NumPy (derivative 1), a
+    difference of floating-point environment, not of semantics."""
+    return st.floats(low, high, allow_nan=False, allow_subnormal=False)
+
+
 def spike_functions():
     """`(name, beta)`: the three documented surrogates with a range of slopes."""
     return st.tuples(st.sampled_from(["superspike", "sigmoid", "piecewise"]),
@@ -58,7 +66,7 @@ def spike_functions():
 def thresholds():
     """Thresholds, including exact values that inputs can hit exactly."""
     return st.one_of(st.sampled_from([0.0, 0.5, 1.0]),
-                     st.floats(0.1, 1.5, allow_nan=False).map(lambda v: round(v, 3)))
+                     real_numbers(0.1, 1.5).map(lambda v: round(v, 3)))
 
 
 def reset_values():
@@ -75,7 +83,7 @@ def decay_constants(draw, count: int, neuron_shape: tuple, low=0.3, high=1.1):
     per_neuron = draw(st.booleans(), label="per-neuron decay constants")
     if not per_neuron:
         values = [draw(st.one_of(st.sampled_from([0.5, 0.9, 1.0]),
-                                 st.floats(low, high).map(lambda v: round(v, 3))))
+                                 real_numbers(low, high).map(lambda v: round(v, 3))))
                   for _ in range(count)]
         return np.asarray(values, dtype=np.float64)
     rng = _rng(draw, "decay seed")
@@ -105,13 +113,13 @@ def neuron_layers(draw, shape: tuple, kind: str | None = None):
         params["decay_constants"] = draw(decay_constants(count, shape, low, high),
                                          label="decay_constants")
     if kind == "AdaptiveLIF":
-        params["ada_decay_constant"] = np.asarray(draw(st.floats(0.3, 1.1), label="ada decay"))
-        params["ada_step_val"] = np.asarray(draw(st.floats(-0.5, 2.5), label="ada step"))
-        params["ada_coupling_var"] = np.asarray(draw(st.floats(-1.5, 1.5), label="ada coupling"))
+        params["ada_decay_constant"] = np.asarray(draw(real_numbers(0.3, 1.1), label="ada decay"))
+        params["ada_step_val"] = np.asarray(draw(real_numbers(-0.5, 2.5), label="ada step"))
+        params["ada_coupling_var"] = np.asarray(draw(real_numbers(-1.5, 1.5), label="ada coupling"))
     if kind == "BatchNormLayer":
         hyper["eps"] = 1e-5
         hyper["forget_weight"] = draw(st.sampled_from([0.1, 0.5, 1.0]), label="forget_weight")
-        params["gamma"] = np.asarray(draw(st.floats(0.2, 2.0), label="gamma"))
+        params["gamma"] = np.asarray(draw(real_numbers(0.2, 2.0), label="gamma"))
     return LayerSpec(kind, hyper, params)
 
 
