@@ -7,7 +7,6 @@ toy sizes.
 
 import importlib
 import inspect
-import itertools
 import os
 import pkgutil
 import sys

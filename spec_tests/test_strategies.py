@@ -4,7 +4,6 @@ from collections import Counter
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from . import oracle
 from dataclasses import replace

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from snnax_ref import snn
-from snnax_ref.functional import superspike_surrogate
 
 
 def run_layer(layer, inputs, shape=(1,)):

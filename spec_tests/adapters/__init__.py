@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ..description import LayerSpec, NetworkSpec, RunResult, RunSpec
+from ..description import NetworkSpec, RunResult, RunSpec
 
 DEFAULT_IMPL = "spec_tests.adapters.snnax_ref_adapter:adapter"
 ENV_VAR = "SNNAX_REF_IMPL"
