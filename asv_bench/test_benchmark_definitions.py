@@ -6,6 +6,7 @@ toy sizes.
 """
 
 import importlib
+import json
 import inspect
 import os
 import pkgutil
@@ -179,6 +180,31 @@ def test_random_graph_has_feedback_and_self_loops():
     assert any(i in src for i, src in enumerate(connectivity)), connectivity
     assert external[0] == [0]
     assert workloads.random_graph() == (connectivity, external)   # fixed
+
+
+def test_schedule_comparison_checks_times_and_reports(tmp_path, capsys):
+    from asv_bench import schedules
+
+    out = tmp_path / "schedules.json"
+    schedules.main(["--n", "16", "--steps", "6", "--conv-steps", "3", "--hidden", "8",
+                    "--rounds", "2", "--passes", "forward", "--json", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["workload"][:3] for r in rows] == ["(a)", "(b)", "(c)"]
+    for r in rows:
+        assert all(len(r["samples"][k]) == 2 for k in ("graph", "step", "GEMM floor"))
+        assert r["step_over_graph"] == pytest.approx(r["step_s"] / r["graph_s"])
+    assert "| (b) ConvSNN T=3 | forward |" in capsys.readouterr().out
+
+
+def test_schedule_comparison_refuses_schedules_that_disagree():
+    from asv_bench import schedules
+
+    def build(schedule):   # the "step" model gets other weights: not the same network
+        return workloads.linear_lif(8, batch=2, steps=20, seed=0 if schedule == "graph" else 1,
+                                    schedule=schedule)
+
+    with pytest.raises(SystemExit, match="disagree"):
+        schedules.compare("toy", build, ["forward"], rounds=1, echo=lambda *_: None)
 
 
 def test_sizes_depend_on_backend_only_through_sizes():

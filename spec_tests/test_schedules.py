@@ -1,26 +1,36 @@
 """snnax_ref's other execution paths conform too (SPEC.md §4.6).
 
-The conformance rows run the default adapter, which uses the graph schedule
-for straight-through networks; here the forward-function rows run again on
-the step-by-step scan, and on the graph schedule with a checkpointed,
-unrolled scan body.
+The conformance rows run the default adapter, whose schedule is
+`StatefulModel`'s own choice; here the forward-function rows run again on
+each path explicitly: the step-by-step scan (both forward functions), the
+graph schedule (forced, so also on networks where it can hoist nothing and
+runs one merged scan), and both with a checkpointed, unrolled scan body.
 """
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .adapters.snnax_ref_adapter import checkpointed_adapter, step_adapter
+from .adapters.snnax_ref_adapter import (checkpointed_graph_adapter, checkpointed_step_adapter,
+                                         graph_adapter, step_adapter)
 from .properties import check_conforms
 from .rows import FORWARD_ROWS
 
-ADAPTERS = {"step": step_adapter, "graph+checkpoint+unroll": checkpointed_adapter}
+STRAIGHT_THROUGH, DELAYED = FORWARD_ROWS
+# The graph schedule computes the straight-through semantics only.
+PATHS = {
+    "step/straight-through": (step_adapter, STRAIGHT_THROUGH),
+    "step/delayed": (step_adapter, DELAYED),
+    "graph/straight-through": (graph_adapter, STRAIGHT_THROUGH),
+    "graph+checkpoint+unroll/straight-through": (checkpointed_graph_adapter, STRAIGHT_THROUGH),
+    "step+checkpoint+unroll/delayed": (checkpointed_step_adapter, DELAYED),
+}
 
 
-@pytest.mark.parametrize("schedule", list(ADAPTERS))
-@pytest.mark.parametrize("row", FORWARD_ROWS, ids=["straight-through", "delayed"])
+@pytest.mark.parametrize("path", list(PATHS))
 @given(data=st.data())
-def test_schedule_conforms(schedule, row, data):
+def test_schedule_conforms(path, data):
     """Every network runs exactly as the oracle says on this execution path."""
+    adapter, row = PATHS[path]
     run = data.draw(row.strategy(), label="run")
-    check_conforms(ADAPTERS[schedule], run, row.dtype)
+    check_conforms(adapter, run, row.dtype)

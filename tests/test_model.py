@@ -318,9 +318,10 @@ def test_delayed_every_edge_reads_previous_step():
     assert flat(out1) == [0.0, 2.0, 2.0]
 
 
-def test_keys_split_over_steps_and_layers():
+@pytest.mark.parametrize("schedule", ["step", "graph"])
+def test_keys_split_over_steps_and_layers(schedule):
     model = snn.StatefulModel(graph(2, [[0], [0]], [0, 1], [[], []]),
-                              [StatefulNoise(), Noise()])
+                              [StatefulNoise(), Noise()], schedule=schedule)
     states = model.init_state((2,))
     num_steps = 4
     xs = jnp.zeros((num_steps, 2))

@@ -3,14 +3,16 @@
 Conv2d(2, 16, 3, stride 2) + LIF, Conv2d(16, 32, 3, stride 2) + LIF, Flatten,
 Linear(2048, 10), LIF; batch 16; each input pixel fires with its own rate.
 The GEMM floor counts each convolution as its im2col product.
+Both schedules (``common.SCHEDULES``) are measured.
 """
 
 from . import common, workloads
 from .suite import _Timed, _Tracked
 
 _SIZES = common.sizes()
-_PARAMS = [[common.DEVICE], [_SIZES["conv_steps"]], list(common.PASSES)]
-_NAMES = ["device", "T", "pass"]
+_PARAMS = [[common.DEVICE], [_SIZES["conv_steps"]], list(common.SCHEDULES),
+           list(common.PASSES)]
+_NAMES = ["device", "T", "schedule", "pass"]
 
 
 class ConvSNN(_Timed):
@@ -18,9 +20,10 @@ class ConvSNN(_Timed):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, steps):
-        return workloads.conv_snn(steps=steps)
+    def build(self, steps, schedule):
+        return workloads.conv_snn(steps=steps, schedule=schedule)
 
 
 class ConvSNNTrack(_Tracked):
@@ -28,9 +31,10 @@ class ConvSNNTrack(_Tracked):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, steps):
-        return workloads.conv_snn(steps=steps)
+    def build(self, steps, schedule):
+        return workloads.conv_snn(steps=steps, schedule=schedule)
 
     def setup_cache(self):
         return self.measure_all()

@@ -4,14 +4,16 @@ Four populations, each CompoundLayer(Linear, LIF) of ``hidden`` neurons,
 wired by ``workloads.random_graph()`` (seeded: the same graph on every
 machine and commit), run with the default straight-through forward function;
 batch 16, T = 500.
+Both schedules (``common.SCHEDULES``) are measured.
 """
 
 from . import common, workloads
 from .suite import _Timed, _Tracked
 
 _SIZES = common.sizes()
-_PARAMS = [[common.DEVICE], [_SIZES["graph_hidden"]], list(common.PASSES)]
-_NAMES = ["device", "hidden", "pass"]
+_PARAMS = [[common.DEVICE], [_SIZES["graph_hidden"]], list(common.SCHEDULES),
+           list(common.PASSES)]
+_NAMES = ["device", "hidden", "schedule", "pass"]
 
 
 class RecurrentGraph(_Timed):
@@ -19,9 +21,10 @@ class RecurrentGraph(_Timed):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, hidden):
-        return workloads.recurrent_graph(hidden)
+    def build(self, hidden, schedule):
+        return workloads.recurrent_graph(hidden, schedule=schedule)
 
 
 class RecurrentGraphTrack(_Tracked):
@@ -29,9 +32,10 @@ class RecurrentGraphTrack(_Tracked):
 
     params = _PARAMS
     param_names = _NAMES
+    version = "2"
 
-    def build(self, hidden):
-        return workloads.recurrent_graph(hidden)
+    def build(self, hidden, schedule):
+        return workloads.recurrent_graph(hidden, schedule=schedule)
 
     def setup_cache(self):
         return self.measure_all()

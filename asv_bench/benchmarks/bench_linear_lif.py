@@ -12,10 +12,8 @@ from . import common, workloads
 from .suite import _Timed, _Tracked
 
 _SIZES = common.sizes()
-# "graph": snnax_ref's default graph schedule (the Linear runs for all T steps
-# at once); "step": the step-by-step scan of default_forward_fn.
-SCHEDULES = ["graph", "step"]
-_PARAMS = [[common.DEVICE], _SIZES["linear_lif_n"], SCHEDULES, list(common.PASSES)]
+_PARAMS = [[common.DEVICE], _SIZES["linear_lif_n"], list(common.SCHEDULES),
+           list(common.PASSES)]
 _NAMES = ["device", "n", "schedule", "pass"]
 
 

@@ -30,6 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 
 PASSES = ("forward", "forward_backward")
+# snnax_ref's two ways to run a model (SPEC.md §4.6): "graph", the default graph
+# schedule (stateless layers outside cycles run for all T steps at once), and
+# "step", the step-by-step scan of default_forward_fn.
+SCHEDULES = ("graph", "step")
 
 GemmShape = Tuple[int, int, int]  # (m, k, n): an (m x k) @ (k x n) product
 
@@ -145,6 +149,17 @@ def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
         _GEMM_CACHE[cache_key] = median(times)
         del a, b
     return _GEMM_CACHE[cache_key]
+
+
+def gemm_runner(gemms: Sequence[GemmShape], dtype=jnp.float32) -> Callable[[], object]:
+    """One call that computes every product of ``gemms`` (compiled once), to be
+    timed side by side with the workload it is the floor of."""
+    operands = []
+    for index, (m, k, n) in enumerate(gemms):
+        ka, kb = jax.random.split(jax.random.PRNGKey(1234 + index))
+        operands.append((jax.random.normal(ka, (m, k), dtype), jax.random.normal(kb, (k, n), dtype)))
+    products = jax.jit(lambda pairs: [jnp.dot(a, b) for a, b in pairs]).lower(operands).compile()
+    return lambda: block(products(operands))
 
 
 def floor_seconds(gemms: Sequence[GemmShape], dtype=jnp.float32) -> float:

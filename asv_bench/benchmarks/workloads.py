@@ -161,9 +161,11 @@ CONV_GAINS = (1.0, 60.0, 100.0)  # weight gains of conv1, conv2, linear (spiking
 
 
 def conv_snn(batch: int = BATCH, steps: int = 100, seed: int = 0,
-             channels: Tuple[int, int] = (16, 32), classes: int = 10) -> Workload:
+             channels: Tuple[int, int] = (16, 32), classes: int = 10,
+             **options) -> Workload:
     """Conv2d(2, c1, 3, stride 2) + LIF, Conv2d(c1, c2, 3, stride 2) + LIF,
-    Flatten, Linear(c2*8*8, classes), LIF; Bernoulli events, 2 x 32 x 32."""
+    Flatten, Linear(c2*8*8, classes), LIF; Bernoulli events, 2 x 32 x 32.
+    `options` (schedule, checkpoint, unroll) go to snnax_ref's StatefulModel."""
     c1, c2 = channels
     k1, k2, k3, kx = jax.random.split(jax.random.PRNGKey(seed), 4)
     conv1 = eqx.nn.Conv2d(2, c1, 3, stride=2, padding=1, key=k1)
@@ -174,7 +176,7 @@ def conv_snn(batch: int = BATCH, steps: int = 100, seed: int = 0,
     conv2 = eqx.tree_at(lambda c: c.weight, conv2, conv2.weight * g2)
     linear = _scale_linear(linear, g3)
     layers = [conv1, snn.LIF(), conv2, snn.LIF(), snn.Flatten(), linear, snn.LIF()]
-    model = snn.Sequential(*layers)
+    model = snn.Sequential(*layers, **options)
     probe = snn.StatefulModel(_chain(len(layers), [1, 3, 6]), layers)
     state = model.init_state((2, 32, 32), key=jax.random.PRNGKey(seed))
     # Each pixel fires with its own rate (uniform in [0, 2 * CONV_EVENT_RATE]),
@@ -227,10 +229,11 @@ def random_graph(populations: int = GRAPH_POPULATIONS, seed: int = GRAPH_SEED):
 
 
 def recurrent_graph(hidden: int = 256, batch: int = BATCH, steps: int = STEPS,
-                    seed: int = 0) -> Workload:
+                    seed: int = 0, **options) -> Workload:
     """``GRAPH_POPULATIONS`` populations, each ``CompoundLayer(Linear, LIF)``
     of ``hidden`` neurons, wired by :func:`random_graph`; run with the
-    default (straight-through) forward function."""
+    default (straight-through) forward function. `options` (schedule,
+    checkpoint, unroll) go to snnax_ref's StatefulModel."""
     connectivity, external = random_graph()
     populations = len(connectivity)
     keys = jax.random.split(jax.random.PRNGKey(seed), populations + 1)
@@ -252,7 +255,7 @@ def recurrent_graph(hidden: int = 256, batch: int = BATCH, steps: int = STEPS,
     probe_struct = snn.GraphStructure(num_layers=populations, input_layer_ids=external,
                                       final_layer_ids=list(range(populations)),
                                       input_connectivity=connectivity)
-    model = snn.StatefulModel(struct, layers)
+    model = snn.StatefulModel(struct, layers, **options)
     probe = snn.StatefulModel(probe_struct, layers)
     shapes = [(hidden,)] * populations
     state = model.init_state((hidden,), shapes=shapes, key=jax.random.PRNGKey(seed))

@@ -13,7 +13,7 @@ from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
                       delayed_forward_fn)
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer
-from .schedule import graph_schedule
+from .schedule import graph_schedule, graph_stages
 from .shapes import infer_output_shapes, layer_input_shape
 
 Shape = Tuple[int, ...]
@@ -57,7 +57,8 @@ class StatefulModel(eqx.Module):
     - `schedule`: `"step"` scans `forward_fn` once per time step;
       `"graph"` (straight-through only) evaluates stateless layers outside
       cycles for all steps at once and scans only the rest (SPEC.md §4.6);
-      `"auto"` (default) picks `"graph"` for `default_forward_fn`.
+      `"auto"` (default) picks `"graph"` for `default_forward_fn` when at
+      least one layer can run for all steps at once, `"step"` otherwise.
     - `checkpoint`: rematerialise each scanned step in the backward pass
       (less memory, more compute).
     - `unroll`: `lax.scan`'s unroll factor.
@@ -103,8 +104,10 @@ class StatefulModel(eqx.Module):
     @property
     def uses_graph_schedule(self) -> bool:
         """Whether `__call__` runs the graph schedule (SPEC.md §4.6)."""
-        return self.schedule == "graph" or (
-            self.schedule == "auto" and self.forward_fn is default_forward_fn)
+        if self.schedule != "auto":
+            return self.schedule == "graph"
+        return self.forward_fn is default_forward_fn and any(
+            stage.parallel for stage in graph_stages(self.layers, self.graph_structure))
 
     def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
                    shapes: Optional[Sequence[Optional[Shape]]] = None,

@@ -6,20 +6,22 @@ so a `Linear` layer becomes `T` small matrix products. The graph schedule
 computes the same values in another order:
 
 1. it splits the connectivity graph into strongly connected components and
-   visits them in topological order;
-2. a component that is one stateless layer without a self-loop is evaluated
-   for all `T` steps at once (`vmap` over time: one batched matmul or
-   convolution);
-3. every other component (stateful layers, cycles) is scanned over time on
-   its own, reading its inputs from other components as precomputed
-   sequences.
+   orders them topologically;
+2. a component that is one stateless layer without a self-loop is
+   *time-parallel*: it is evaluated for all `T` steps at once (`vmap` over
+   time: one batched matmul or convolution);
+3. every other layer (stateful layers, cycles) is scanned over time, in as
+   few scans as the time-parallel layers between them allow
+   (`graph_stages`): stage `k` evaluates the time-parallel layers whose
+   inputs are ready, then scans its layers together, stepping them in index
+   order and reading everything outside the scan as precomputed sequences.
 
 An edge `j -> i` still reads step `t` when `j < i` and step `t - 1` when
 `j >= i`; across components the `t - 1` read is the source's sequence shifted
 by one step, starting from its output in the initial state.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -77,6 +79,46 @@ def is_time_parallel(layers, struct: GraphStructure, component: Sequence[int]) -
     return not isinstance(layers[i], StatefulLayer) and i not in struct.input_connectivity[i]
 
 
+class Stage(NamedTuple):
+    """Time-parallel layers (in dependency order), then one scan of `scanned`."""
+
+    parallel: List[int]
+    scanned: List[int]
+
+
+def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
+    """The order in which the graph schedule evaluates the layers.
+
+    A time-parallel layer needs the whole sequence of every source, so it
+    waits for the scans of its sources; a scanned layer can share one scan
+    with the scanned layers it reads, because inside a scan the layers are
+    stepped in index order exactly as `default_forward_fn` steps them. Stage
+    `k` holds the time-parallel layers at most `k` scans deep and the scanned
+    layers whose inputs are all ready by then.
+    """
+    stage_of: Dict[int, int] = {}
+    parallel = set()
+    for members in strongly_connected_components(struct):
+        inside = set(members)
+        sources = {j for i in members for j in struct.input_connectivity[i] if j not in inside}
+        if is_time_parallel(layers, struct, members):
+            parallel.add(members[0])
+            # its scanned sources must have finished: the stage after theirs
+            stage_of[members[0]] = max((stage_of[j] + (j not in parallel) for j in sources),
+                                       default=0)
+        else:
+            stage = max((stage_of[j] for j in sources), default=0)
+            stage_of.update((i, stage) for i in members)
+    stages = [Stage([], []) for _ in range(max(stage_of.values(), default=-1) + 1)]
+    order = [i for members in strongly_connected_components(struct) for i in members]
+    for i in order:
+        if i in parallel:
+            stages[stage_of[i]].parallel.append(i)
+    for i in sorted(i for i in stage_of if i not in parallel):
+        stages[stage_of[i]].scanned.append(i)
+    return [stage for stage in stages if stage.parallel or stage.scanned]
+
+
 def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
                    sequences: Sequence, step_keys: Optional[jax.Array],
                    checkpoint: bool = False, unroll: int = 1):
@@ -85,11 +127,13 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
     num_layers = struct.num_layers
     # keys[t, i] is layer i's key at step t, as default_forward_fn splits them.
     keys = None if step_keys is None else jax.vmap(lambda k: jrand.split(k, num_layers))(step_keys)
+    stages = graph_stages(layers, struct)
+    # A scanned layer's outputs are stacked over time only if a layer outside
+    # its scan, or the caller, reads them.
+    scan_of = {i: k for k, stage in enumerate(stages) for i in stage.scanned}
     needed = set(struct.final_layer_ids)
-    components = strongly_connected_components(struct)
-    component_of = {i: c for c, members in enumerate(components) for i in members}
     for i, sources in enumerate(struct.input_connectivity):
-        needed.update(j for j in sources if component_of[j] != component_of[i])
+        needed.update(j for j in sources if j in scan_of and scan_of.get(i) != scan_of[j])
 
     sequence_of: Dict[int, jax.Array] = {}
     new_carry = list(carry)
@@ -103,9 +147,8 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
     def externals(i: int):
         return [sequences[k] for k in struct.input_layer_ids[i]]
 
-    for members in components:
-        if is_time_parallel(layers, struct, members):
-            i = members[0]
+    for parallel, scanned in stages:
+        for i in parallel:
             inputs = [read_sequence(j, i) for j in struct.input_connectivity[i]] + externals(i)
             layer = layers[i]
 
@@ -115,12 +158,13 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
             outputs = jax.vmap(apply)(inputs, None if keys is None else keys[:, i])
             sequence_of[i] = outputs
             new_carry[i] = LayerCarry(None, outputs[-1])
+        if not scanned:
             continue
 
-        inside = set(members)
-        # Per member, in concatenation order: ("carry", j) or ("sequence", position).
+        inside = set(scanned)
+        # Per layer, in concatenation order: ("carry", j) or ("sequence", position).
         outside_sequences, plans = [], {}
-        for i in members:
+        for i in scanned:
             plan = []
             for j in struct.input_connectivity[i]:
                 if j in inside:
@@ -132,30 +176,30 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
                 plan.append(("sequence", len(outside_sequences)))
                 outside_sequences.append(x)
             plans[i] = plan
-        stacked = [i for i in members if i in needed]
+        stacked = [i for i in scanned if i in needed]
 
-        def step(component_carry, step_slice, members=members, plans=plans, stacked=stacked):
+        def step(scan_carry, step_slice, scanned=scanned, plans=plans, stacked=stacked):
             outside_now, step_layer_keys = step_slice
-            previous = dict(zip(members, component_carry))
+            previous = dict(zip(scanned, scan_carry))
             current = dict(previous)
-            for i in members:
+            for i in scanned:  # index order: straight-through, as default_forward_fn
                 inputs = []
                 for where, what in plans[i]:
                     if where == "sequence":
                         inputs.append(outside_now[what])
-                    else:  # straight-through inside the component
+                    else:
                         inputs.append(current[what].output if what < i
                                       else previous[what].output)
                 key = None if step_layer_keys is None else step_layer_keys[i]
                 current[i] = LayerCarry(*call_layer(layers[i], previous[i].state,
                                                     layer_input(layers[i], inputs), key))
-            return [current[i] for i in members], [current[i].output for i in stacked]
+            return [current[i] for i in scanned], [current[i].output for i in stacked]
 
         body = jax.checkpoint(step) if checkpoint else step
-        final, stacked_outputs = lax.scan(body, [carry[i] for i in members],
+        final, stacked_outputs = lax.scan(body, [carry[i] for i in scanned],
                                           (outside_sequences, keys), unroll=unroll)
-        for i, member_carry in zip(members, final):
-            new_carry[i] = member_carry
+        for i, layer_carry in zip(scanned, final):
+            new_carry[i] = layer_carry
         sequence_of.update(zip(stacked, stacked_outputs))
 
     return new_carry, [sequence_of[f] for f in struct.final_layer_ids]

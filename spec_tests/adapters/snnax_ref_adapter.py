@@ -223,9 +223,13 @@ def _make_adapter(**model_options):
                              model_options)
 
 
-# The default: StatefulModel's own choice (the graph schedule for straight-through).
+# The default: StatefulModel's own choice (the graph schedule for straight-through
+# networks with a time-parallel layer, the step scan otherwise).
 adapter = _make_adapter()
 # The readable step-by-step scan, for every forward function.
 step_adapter = _make_adapter(schedule="step")
-# The graph schedule with a rematerialised, unrolled scan body.
-checkpointed_adapter = _make_adapter(checkpoint=True, unroll=2)
+# The graph schedule on every straight-through network, hoistable or not.
+graph_adapter = _make_adapter(schedule="graph")
+# Both schedules with a rematerialised, unrolled scan body.
+checkpointed_graph_adapter = _make_adapter(schedule="graph", checkpoint=True, unroll=2)
+checkpointed_step_adapter = _make_adapter(schedule="step", checkpoint=True, unroll=2)

@@ -1,0 +1,99 @@
+"""The graph schedule's plan (SPEC.md §4.6): which layers run for all steps at
+once, how the rest is grouped into scans, and when `schedule="auto"` uses it.
+That its values equal the step scan's is the conformance suite's job
+(`spec_tests/test_schedules.py`)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+from snnax_ref import snn
+from snnax_ref.snn.schedule import Stage, graph_stages, strongly_connected_components
+
+
+def _linear(key_index, n=4):
+    return eqx.nn.Linear(n, n, key=jax.random.PRNGKey(key_index))
+
+
+def _stages(model):
+    return graph_stages(model.layers, model.graph_structure)
+
+
+def test_components_come_sources_first():
+    struct = snn.GraphStructure(num_layers=4, input_layer_ids=[[0], [], [], []],
+                                final_layer_ids=[3],
+                                input_connectivity=[[], [0, 2], [1], [2]])
+    assert strongly_connected_components(struct) == [[0], [1, 2], [3]]
+
+
+def test_a_time_parallel_layer_waits_for_the_scan_of_its_sources():
+    model = snn.Sequential(_linear(0), snn.LIF(), _linear(1), snn.LIF(), snn.Flatten(),
+                           _linear(2), snn.LIF())
+    assert _stages(model) == [Stage([0], [1]), Stage([2], [3]), Stage([4, 5], [6])]
+
+
+def test_consecutive_stateful_layers_share_one_scan():
+    model = snn.Sequential(*[snn.CompoundLayer(_linear(i), snn.LIF()) for i in range(3)])
+    assert _stages(model) == [Stage([], [0, 1, 2])]
+
+
+def test_a_self_loop_or_cycle_is_scanned_even_without_state():
+    # layer 1 (a Linear) reads itself: it cannot run for all steps at once
+    struct = snn.GraphStructure(num_layers=3, input_layer_ids=[[0], [], []],
+                                final_layer_ids=[2],
+                                input_connectivity=[[], [0, 1], [1]])
+    layers = [_linear(0), eqx.nn.Linear(8, 4, key=jax.random.PRNGKey(1)), snn.LIF()]
+    assert graph_stages(layers, struct) == [Stage([0], [1, 2])]
+
+
+def _gained_compound(key_index, gain):
+    linear = _linear(key_index)
+    return snn.CompoundLayer(eqx.tree_at(lambda l: l.weight, linear, linear.weight * gain),
+                             snn.LIF())
+
+
+def test_scanned_layers_in_one_scan_keep_feedback_reads():
+    # Three components (1, then 2, then 0) share one scan. Layer 0 reads only
+    # layer 2, through a feedback edge: it must see layer 2's previous step
+    # there too (reading the current step changes its spikes, checked below).
+    struct = snn.GraphStructure(num_layers=3, input_layer_ids=[[], [0], []],
+                                final_layer_ids=[0, 2],
+                                input_connectivity=[[2], [], [1]])
+    layers = [_gained_compound(0, 100.0), _gained_compound(1, 20.0), _gained_compound(2, 100.0)]
+    assert graph_stages(layers, struct) == [Stage([], [0, 1, 2])]
+    graph = snn.StatefulModel(struct, layers, schedule="graph")
+    step = snn.StatefulModel(struct, layers, schedule="step")
+    state = graph.init_state((4,))
+    x = 40.0 * jax.random.normal(jax.random.PRNGKey(3), (30, 4))
+    graph_state, graph_out = graph(state, x, key=None)
+    step_state, step_out = step(state, x, key=None)
+    for g, s in zip(graph_out, step_out):
+        assert jnp.array_equal(g, s)
+    for g, s in zip(jax.tree_util.tree_leaves(graph_state), jax.tree_util.tree_leaves(step_state)):
+        assert jnp.allclose(g, s, rtol=1e-6, atol=1e-6)
+    # The same layers with layer 2 stepped before layer 0 (a same-step read).
+    same_step = snn.StatefulModel(
+        snn.GraphStructure(num_layers=3, input_layer_ids=[[0], [], []], final_layer_ids=[2],
+                           input_connectivity=[[], [0], [1]]),
+        [layers[1], layers[2], layers[0]], schedule="step")
+    _, (same_step_out,) = same_step(same_step.init_state((4,)), x, key=None)
+    assert not jnp.array_equal(same_step_out, step_out[0])
+
+
+@pytest.mark.parametrize("layers,expected", [
+    ([_linear(0), snn.LIF()], True),
+    ([snn.CompoundLayer(_linear(0), snn.LIF()), snn.CompoundLayer(_linear(1), snn.LIF())], False),
+], ids=["Linear+LIF", "CompoundLayers only"])
+def test_auto_uses_the_graph_schedule_only_when_something_runs_at_once(layers, expected):
+    assert snn.Sequential(*layers).uses_graph_schedule is expected
+    assert snn.Sequential(*layers, schedule="graph").uses_graph_schedule
+    assert not snn.Sequential(*layers, schedule="step").uses_graph_schedule
+
+
+def test_auto_uses_the_step_scan_for_the_delayed_forward_function():
+    model = snn.StatefulModel(snn.GraphStructure(num_layers=2, input_layer_ids=[[0], []],
+                                                 final_layer_ids=[1],
+                                                 input_connectivity=[[], [0]]),
+                              [_linear(0), snn.LIF()], snn.architecture.delayed_forward_fn)
+    assert not model.uses_graph_schedule
