@@ -97,3 +97,54 @@ def test_auto_uses_the_step_scan_for_the_delayed_forward_function():
                                                  input_connectivity=[[], [0]]),
                               [_linear(0), snn.LIF()], snn.architecture.delayed_forward_fn)
     assert not model.uses_graph_schedule
+
+
+# --- checkpoint=True: the scan in rematerialised chunks ---------------------------
+
+
+@pytest.mark.parametrize("num_steps", [1, 3, 4, 9, 10, 17])
+def test_chunked_scan_equals_the_plain_scan_and_its_gradient(num_steps):
+    from jax import lax
+    from snnax_ref.snn.scan import scan_over_time
+
+    def body(carry, x):
+        membrane = 0.9 * carry + jnp.sin(x)
+        return membrane, membrane ** 2
+
+    xs = jnp.linspace(-1.0, 2.0, num_steps * 3).reshape(num_steps, 3)
+
+    def loss(xs, checkpoint):
+        carry, ys = scan_over_time(body, jnp.ones(3), (xs), num_steps, checkpoint=checkpoint)
+        return jnp.sum(carry) + jnp.sum(ys * jnp.arange(num_steps)[:, None])
+
+    plain_carry, plain_ys = lax.scan(body, jnp.ones(3), xs)
+    carry, ys = scan_over_time(body, jnp.ones(3), xs, num_steps, checkpoint=True)
+    assert ys.shape == plain_ys.shape
+    assert jnp.allclose(ys, plain_ys, rtol=1e-6) and jnp.allclose(carry, plain_carry, rtol=1e-6)
+    assert jnp.allclose(jax.grad(loss)(xs, True), jax.grad(loss)(xs, False), rtol=1e-5)
+
+
+def test_chunks_are_about_the_square_root_of_the_steps():
+    from snnax_ref.snn.scan import chunk_length
+    assert [chunk_length(t) for t in (1, 4, 10, 500, 2000)] == [1, 2, 3, 22, 45]
+
+
+@pytest.mark.parametrize("schedule,most", [("step", 0.2), ("graph", 0.8)])
+def test_checkpointing_lowers_the_planned_memory_of_a_long_gradient(schedule, most):
+    # T = 1000: the scanned values shrink from 1000 steps to 32 chunk
+    # boundaries plus one chunk. The graph schedule keeps the sequences it
+    # hands from stage to stage (the Linear's output, the LIF's spikes), so
+    # less of its memory is scanned values.
+    def planned_bytes(checkpoint):
+        model = snn.Sequential(_linear(0, 64), snn.LIF(), schedule=schedule,
+                               checkpoint=checkpoint)
+        state = model.init_state((64,))
+        params, static = eqx.partition(model, eqx.is_inexact_array)
+        xs = jnp.ones((1000, 64))
+
+        def loss(params):
+            return jnp.sum(eqx.combine(params, static)(state, xs, key=None)[1][0])
+        stats = jax.jit(jax.grad(loss)).lower(params).compile().memory_analysis()
+        return stats.temp_size_in_bytes
+
+    assert planned_bytes(True) < most * planned_bytes(False)

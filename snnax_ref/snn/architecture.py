@@ -3,7 +3,6 @@
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jrand
 from jax import Array, lax
@@ -13,6 +12,7 @@ from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
                       delayed_forward_fn)
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer
+from .scan import scan_over_time
 from .schedule import graph_schedule, graph_stages
 from .shapes import infer_output_shapes, layer_input_shape
 
@@ -59,8 +59,9 @@ class StatefulModel(eqx.Module):
       cycles for all steps at once and scans only the rest (SPEC.md §4.6);
       `"auto"` (default) picks `"graph"` for `default_forward_fn` when at
       least one layer can run for all steps at once, `"step"` otherwise.
-    - `checkpoint`: rematerialise each scanned step in the backward pass
-      (less memory, more compute).
+    - `checkpoint`: rematerialise the scans in chunks of about `sqrt(T)`
+      steps in the backward pass (memory ~ `sqrt(T)` instead of `T` for the
+      scanned values, about one more forward pass of compute).
     - `unroll`: `lax.scan`'s unroll factor.
     """
 
@@ -175,8 +176,8 @@ class StatefulModel(eqx.Module):
             if self.uses_graph_schedule:
                 return graph_schedule(self.layers, struct, carry, inputs, keys,
                                       self.checkpoint, self.unroll)
-            body = jax.checkpoint(step) if self.checkpoint else step
-            return lax.scan(body, carry, (inputs, keys), unroll=self.unroll)
+            return scan_over_time(step, carry, (inputs, keys), int(inputs[0].shape[0]),
+                                  checkpoint=self.checkpoint, unroll=self.unroll)
 
         carry = input_states
         if burnin > 0:

@@ -26,11 +26,11 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import jax.random as jrand
-from jax import lax
 
 from .forward import LayerCarry, layer_input
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer, call_layer
+from .scan import scan_over_time
 
 
 def strongly_connected_components(struct: GraphStructure) -> List[List[int]]:
@@ -125,6 +125,7 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
     """Run the whole sequence; returns `(final_carry, final_outputs)` exactly as
     scanning `default_forward_fn` would."""
     num_layers = struct.num_layers
+    num_steps = int(sequences[0].shape[0])
     # keys[t, i] is layer i's key at step t, as default_forward_fn splits them.
     keys = None if step_keys is None else jax.vmap(lambda k: jrand.split(k, num_layers))(step_keys)
     stages = graph_stages(layers, struct)
@@ -195,9 +196,9 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
                                                     layer_input(layers[i], inputs), key))
             return [current[i] for i in scanned], [current[i].output for i in stacked]
 
-        body = jax.checkpoint(step) if checkpoint else step
-        final, stacked_outputs = lax.scan(body, [carry[i] for i in scanned],
-                                          (outside_sequences, keys), unroll=unroll)
+        final, stacked_outputs = scan_over_time(step, [carry[i] for i in scanned],
+                                                (outside_sequences, keys), num_steps,
+                                                checkpoint=checkpoint, unroll=unroll)
         for i, layer_carry in zip(scanned, final):
             new_carry[i] = layer_carry
         sequence_of.update(zip(stacked, stacked_outputs))
