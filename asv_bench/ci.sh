@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI smoke test of the benchmark suite (about 2.5 minutes on 2 CPU cores):
+# CI smoke test of the benchmark suite (a few minutes on 2 CPU cores):
 #   1. `asv check` in the existing environment,
 #   2. a quick run of every benchmark once (`asv run --quick`, nothing saved),
 #      at the smallest size of each parameter list (SNNAX_BENCH_SMALL=1),

@@ -44,13 +44,15 @@ class LinearLIFTrack(_Tracked):
 
 
 class CheckpointMemory(_Timed):
-    """Forward+backward of workload (a) over long sequences, with and without a
-    rematerialised scan body (`checkpoint=True`): what checkpointing saves in
-    peak memory (peakmem_) and costs in time (time_)."""
+    """Forward+backward of workload (a) over long sequences, with and without
+    `checkpoint=True` (the scan rematerialised in chunks of about sqrt(T)
+    steps): what checkpointing saves in peak memory (peakmem_) and costs in
+    time (time_)."""
 
     params = [[common.DEVICE], [_SIZES["scaling_t_n"]], _SIZES["scaling_t"][-2:],
               ["step", "graph"], [False, True], ["forward_backward"]]
     param_names = ["device", "n", "T", "schedule", "checkpoint", "pass"]
+    version = "2"   # 2: checkpoint=True rematerialises sqrt(T)-step chunks, not single steps
 
     def build(self, n, steps, schedule, checkpoint):
         return workloads.linear_lif(n, steps=steps, schedule=schedule, checkpoint=checkpoint)
@@ -61,6 +63,7 @@ class CheckpointMemoryTrack(_Tracked):
 
     params = CheckpointMemory.params
     param_names = CheckpointMemory.param_names
+    version = CheckpointMemory.version
 
     def build(self, n, steps, schedule, checkpoint):
         return workloads.linear_lif(n, steps=steps, schedule=schedule, checkpoint=checkpoint)

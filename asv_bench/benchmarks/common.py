@@ -29,7 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PASSES = ("forward", "forward_backward")
+# A smoke run (CI, SNNAX_BENCH_SMALL=1): every benchmark runs once at toy sizes,
+# to prove that it works; forward+backward only (it runs the forward too).
+SMOKE = os.environ.get("SNNAX_BENCH_SMALL", "") not in ("", "0")
+PASSES = ("forward_backward",) if SMOKE else ("forward", "forward_backward")
 # snnax_ref's two ways to run a model (SPEC.md §4.6): "graph", the default graph
 # schedule (stateless layers outside cycles run for all T steps at once), and
 # "step", the step-by-step scan of default_forward_fn.
@@ -65,8 +68,9 @@ def sizes() -> Dict[str, object]:
 
     CPU sizes keep a quick run of the whole suite to a few minutes on two
     cores; accelerator sizes reach the Open Neuromorphic benchmark's n = 16384.
-    ``SNNAX_BENCH_SMALL=1`` keeps only the smallest size of each list (a smoke
-    run; every benchmark still runs).
+    ``SNNAX_BENCH_SMALL=1`` (``SMOKE``) keeps only the smallest size of each
+    list and shrinks the fixed sizes (a smoke run: every benchmark still runs,
+    and the ``track_`` measurements take one sample each).
     """
     if ACCEL:
         table = dict(
@@ -88,8 +92,9 @@ def sizes() -> Dict[str, object]:
             graph_hidden=256,
             floor_n=[512, 2048],
         )
-    if os.environ.get("SNNAX_BENCH_SMALL", "") not in ("", "0"):
+    if SMOKE:
         table = {k: (v[:1] if isinstance(v, list) else v) for k, v in table.items()}
+        table.update(conv_steps=10, graph_hidden=64, scaling_t_n=128)
     return table
 
 
@@ -145,7 +150,8 @@ def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
         a = jax.random.normal(ka, (m, k), dtype)
         b = jax.random.normal(kb, (k, n), dtype)
         dot = jax.jit(jnp.dot).lower(a, b).compile()
-        times = wall_times(lambda: block(dot(a, b)), min_runs=3, min_seconds=0.5)
+        times = wall_times(lambda: block(dot(a, b)), min_runs=1 if SMOKE else 3,
+                           min_seconds=0.0 if SMOKE else 0.5)
         _GEMM_CACHE[cache_key] = median(times)
         del a, b
     return _GEMM_CACHE[cache_key]
@@ -228,6 +234,8 @@ class Measurement:
 
 def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0) -> Measurement:
     """Compile, warm up and time one pass of a workload; compare with its floor."""
+    if SMOKE:
+        min_runs, min_seconds = 1, 0.0
     prepared = workload.prepare(pass_)
     times = wall_times(prepared.run, warmup=0, min_runs=min_runs, min_seconds=min_seconds)
     seconds = median(times)
