@@ -96,9 +96,10 @@ def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
     `k` holds the time-parallel layers at most `k` scans deep and the scanned
     layers whose inputs are all ready by then.
     """
+    components = strongly_connected_components(struct)
     stage_of: Dict[int, int] = {}
     parallel = set()
-    for members in strongly_connected_components(struct):
+    for members in components:
         inside = set(members)
         sources = {j for i in members for j in struct.input_connectivity[i] if j not in inside}
         if is_time_parallel(layers, struct, members):
@@ -110,8 +111,7 @@ def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
             stage = max((stage_of[j] for j in sources), default=0)
             stage_of.update((i, stage) for i in members)
     stages = [Stage([], []) for _ in range(max(stage_of.values(), default=-1) + 1)]
-    order = [i for members in strongly_connected_components(struct) for i in members]
-    for i in order:
+    for i in (i for members in components for i in members):  # dependency order
         if i in parallel:
             stages[stage_of[i]].parallel.append(i)
     for i in sorted(i for i in stage_of if i not in parallel):
