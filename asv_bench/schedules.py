@@ -71,7 +71,7 @@ def compare(name: str, build: Callable, passes, rounds: int, echo=print) -> List
                    floor_s=medians["GEMM floor"],
                    step_over_graph=medians["step"] / medians["graph"],
                    graph_over_floor=medians["graph"] / medians["GEMM floor"],
-                   samples={k: v for k, v in times.items()})
+                   samples=dict(times))
         rows.append(row)
         echo(f"  {pass_}: graph {row['graph_s']:.4g} s, step {row['step_s']:.4g} s "
              f"(step/graph {row['step_over_graph']:.2f}), floor {row['floor_s']:.4g} s")

@@ -114,7 +114,7 @@ def test_chunked_scan_equals_the_plain_scan_and_its_gradient(num_steps):
     xs = jnp.linspace(-1.0, 2.0, num_steps * 3).reshape(num_steps, 3)
 
     def loss(xs, checkpoint):
-        carry, ys = scan_over_time(body, jnp.ones(3), (xs), num_steps, checkpoint=checkpoint)
+        carry, ys = scan_over_time(body, jnp.ones(3), xs, num_steps, checkpoint=checkpoint)
         return jnp.sum(carry) + jnp.sum(ys * jnp.arange(num_steps)[:, None])
 
     plain_carry, plain_ys = lax.scan(body, jnp.ones(3), xs)

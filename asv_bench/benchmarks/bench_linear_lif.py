@@ -50,7 +50,7 @@ class CheckpointMemory(_Timed):
     time (time_)."""
 
     params = [[common.DEVICE], [_SIZES["scaling_t_n"]], _SIZES["scaling_t"][-2:],
-              ["step", "graph"], [False, True], ["forward_backward"]]
+              list(common.SCHEDULES), [False, True], ["forward_backward"]]
     param_names = ["device", "n", "T", "schedule", "checkpoint", "pass"]
     version = "2"   # 2: checkpoint=True rematerialises sqrt(T)-step chunks, not single steps
 
