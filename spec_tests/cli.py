@@ -1,7 +1,17 @@
 """`snnax-ref`: the conformance suite's command line.
 
     snnax-ref conform [--impl module:attr] [--profile ci|thorough] [--report-dir DIR]
+                      [--rows ROW ...] [--shrink-seconds S]
+                      [--junit-xml FILE] [--write-deviations FILE]
     snnax-ref mutate  [--profile ci|thorough] [--only NAME ...]
+
+`conform` exits with
+  0  every row conforms (known deviations allowed),
+  1  deviations: some row failed,
+  2  the adapter cannot be imported or built (nothing was run),
+  3  nothing was tested: every selected row was skipped, or no example ran,
+  4  the run itself broke: a collection or usage error (e.g. an unknown
+     --rows name), a test erroring outside its check, an interrupted run.
 """
 
 from __future__ import annotations
@@ -12,78 +22,251 @@ import sys
 import time
 from pathlib import Path
 
+from .report import UNPARAMETRISED_ROWS  # noqa: F401 - re-exported, it used to live here
+
 SUITE_VERSION = "0.1.0"
-UNPARAMETRISED_ROWS = {
-    "test_float32_conforms": "float32",
-    "test_surrogate_derivative_matches_its_formula": "gradient: surrogates",
-    "test_burnin_gives_zero_gradient_before_burnin": "gradient: burn-in",
-    "test_stop_reset_grad_changes_only_the_reset_path": "gradient: pinned semantics",
-    "test_adaptive_lif_spike_term_is_stop_gradiented": "gradient: pinned semantics",
-    "test_srm_refractory_input_is_stop_gradiented": "gradient: pinned semantics",
-    "test_frozen_parameters_get_exactly_zero_gradient": "gradient: pinned semantics",
+EXIT_CONFORMS, EXIT_DEVIATIONS, EXIT_NO_ADAPTER, EXIT_NOTHING_TESTED, EXIT_BROKEN = range(5)
+EXIT_MEANINGS = {
+    EXIT_CONFORMS: "every row conforms",
+    EXIT_DEVIATIONS: "deviations found",
+    EXIT_NO_ADAPTER: "harness error: the adapter cannot be loaded",
+    EXIT_NOTHING_TESTED: "harness error: nothing was tested",
+    EXIT_BROKEN: "harness error: the run broke",
 }
 
 
-def _conform(args) -> int:
-    import pytest
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
 
+
+# How Hypothesis introduces the failing example it reports (older, newer).
+_EXAMPLE_HEADINGS = ("Falsifying example", "Falsifying explicit example",
+                     "Failing test case", "Failing explicit example")
+
+
+def _split_example(text: str) -> tuple[str, str]:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):   # JAX's note on its filtered traceback
+        if line.startswith("For simplicity, JAX has removed its internal frames"):
+            start = i - 1 if i and set(lines[i - 1].strip()) == {"-"} else i
+            del lines[start:i + 1]
+            break
+    start = next((i for i, line in enumerate(lines)
+                  if line.strip().startswith(_EXAMPLE_HEADINGS)), None)
+    if start is None:
+        return text.strip(), ""
+    return "\n".join(lines[:start]).strip(), "\n".join(lines[start:]).strip()
+
+
+def _failure_text(report) -> tuple[str, str]:
+    """`(message, failing example)` of a failed report: the crash message
+    pytest shows, and the failing example Hypothesis noted on it, if any."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None and crash.message else (report.longreprtext or "")
+    message, example = _split_example(text)
+    if not example:  # the whole text, its "E   " prefixes and indentation removed
+        whole = "\n".join(line[4:] if line[:4] in ("E   ", "    ") else line
+                          for line in (report.longreprtext or "").splitlines())
+        example = _split_example(whole)[1]
+    return message, example
+
+
+class RowRecorder:
+    """A pytest plugin that fills `report.ROWS` from the test reports: each
+    test's outcome, message and wall time, and for tests that do not count
+    their own examples, one example per run."""
+
+    def __init__(self, impl: str, adapter, reporting):
+        # conftest._load uses this instead of loading the adapter again.
+        self.snnax_preloaded_adapter = (impl, adapter)
+        self.impl = impl
+        self.reporting = reporting
+        self.rows_of: dict[str, str] = {}
+        self.counts_before: dict[str, tuple[int, int]] = {}
+        self.falsifying: dict[str, str] = {}
+        self.collection_errors: list[str] = []
+        self.config = None
+
+    def pytest_configure(self, config):
+        self.config = config
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:       # after selection and deviation marking
+            self.rows_of[item.nodeid] = self.reporting.row_name(item)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid or 'collection'}: "
+                                          f"{report.longreprtext.strip()}")
+
+    def pytest_runtest_logreport(self, report):
+        rp = self.reporting
+        name = self.rows_of.get(report.nodeid)
+        if name is None:
+            return
+        stats = rp.row(name)
+        test = stats.tests.setdefault(rp.deviation_id(report.nodeid),
+                                      {"outcome": rp.NOT_RUN, "message": "", "seconds": 0.0})
+        test["seconds"] = round(test["seconds"] + report.duration, 3)
+        stats.seconds = round(stats.seconds + report.duration, 3)
+        if report.when == "setup":
+            self.counts_before[report.nodeid] = (stats.tried, stats.failed)
+        tried_before, failed_before = self.counts_before.get(report.nodeid,
+                                                             (stats.tried, stats.failed))
+        if report.skipped:
+            if report.when == "call":          # nothing was checked after all
+                stats.tried, stats.failed = tried_before, failed_before
+            reason = _skip_reason(report)
+            test["outcome"] = rp.KNOWN if reason.startswith("known deviation") else rp.SKIPPED
+            test["message"] = reason
+        elif report.failed:
+            message, falsifying = _failure_text(report)
+            test["outcome"] = rp.FAILED if report.when == "call" else rp.ERROR
+            test["message"] = message if report.when == "call" else (
+                f"{report.when} error: {message}")
+            if falsifying:
+                self.falsifying[report.nodeid] = falsifying
+            if report.when == "call":
+                stats.tried += stats.tried == tried_before
+                stats.failed += stats.failed == failed_before
+            if dict(report.user_properties).get("snnax_shrink_cut_short"):
+                stats.shrink_cut_short = True
+        elif report.when == "call":
+            test["outcome"] = rp.PASSED
+            stats.tried += stats.tried == tried_before
+
+    def finish(self, rootdir: Path):
+        """Each row's outcome, message and repro from its tests."""
+        rp = self.reporting
+        for stats in rp.ROWS.values():
+            stats.outcome = rp.row_outcome(stats.tests)
+            if stats.outcome in (rp.FAILED, rp.ERROR):
+                broken = [(tid, t) for tid, t in stats.tests.items()
+                          if t["outcome"] in (rp.FAILED, rp.ERROR)]
+                reported = "\n\n".join(
+                    (f"{tid}: " if len(stats.tests) > 1 else "") + t["message"]
+                    for tid, t in broken)
+                # The test's own record (the minimal example's error) unless
+                # pytest reports something else (a Hypothesis error, say).
+                own = stats.message.splitlines()[0].partition(": ")[2] if stats.message else ""
+                if not stats.message or stats.outcome == rp.ERROR:
+                    stats.message = reported
+                elif own and own not in reported:
+                    stats.message += f"\n\npytest reported:\n{reported}"
+                if not stats.repro:
+                    stats.repro = "\n\n".join(self._rerun(rootdir, tid) for tid, _ in broken)
+            elif stats.outcome in (rp.SKIPPED, rp.KNOWN, rp.NOT_RUN):
+                reasons = dict.fromkeys(t["message"] for t in stats.tests.values()
+                                        if t["message"])
+                stats.message = "; ".join(reasons)
+
+    def _rerun(self, rootdir: Path, tid: str) -> str:
+        nodeid = next((n for n in self.rows_of if n.endswith("::" + tid)), tid)
+        lines = [self.falsifying[nodeid]] if nodeid in self.falsifying else []
+        lines.append(f"# replay (from {rootdir}):\n"
+                     f"#   pytest -p no:cacheprovider '{nodeid}' --impl {self.impl}")
+        return "\n".join(lines)
+
+
+def _exit_code(pytest_code: int, rows, recorder, reporting) -> tuple[int, str]:
+    """The exit status and, for a harness error, why."""
+    if recorder.collection_errors:
+        return EXIT_BROKEN, "collection errors:\n" + "\n".join(recorder.collection_errors)
+    errored = [r.row for r in rows if r.outcome == reporting.ERROR]
+    if errored:
+        return EXIT_BROKEN, f"tests errored outside their checks in rows: {', '.join(errored)}"
+    if pytest_code not in (0, 1, 5):
+        return EXIT_BROKEN, f"pytest stopped with exit status {int(pytest_code)}"
+    if any(r.outcome == reporting.FAILED for r in rows):
+        return EXIT_DEVIATIONS, ""
+    if pytest_code == 1:
+        return EXIT_BROKEN, "pytest reported a failure outside the report's rows"
+    ran = [r for r in rows if r.outcome == reporting.PASSED]
+    if not rows:
+        return EXIT_NOTHING_TESTED, "no row was collected"
+    if not ran:
+        return EXIT_NOTHING_TESTED, "every row was skipped: nothing was tested"
+    if sum(r.tried for r in ran) == 0:
+        return EXIT_NOTHING_TESTED, "no example was executed"
+    return EXIT_CONFORMS, ""
+
+
+def _write_reports(args, header, rows, reporting) -> list[Path]:
+    written = list(reporting.write_reports(Path(args.report_dir), header, rows))
+    if args.junit_xml:
+        written.append(reporting.write_junit(Path(args.junit_xml), header, rows))
+    if args.write_deviations:
+        written.append(reporting.write_deviations(Path(args.write_deviations), header, rows))
+    return written
+
+
+def _conform(args) -> int:
     from . import report as reporting
-    from .adapters import DEFAULT_IMPL, ENV_VAR
+    from .adapters import DEFAULT_IMPL, ENV_VAR, describe_load_error, load_adapter
     from .profiles import PROFILE_ENV
 
     impl = args.impl or os.environ.get(ENV_VAR) or DEFAULT_IMPL
     os.environ[ENV_VAR] = impl
     os.environ[PROFILE_ENV] = args.profile
     suite = Path(__file__).parent
-    node_ids = {}
-
-    class Collector:
-        def pytest_collection_modifyitems(self, items):
-            for item in items:
-                callspec = getattr(item, "callspec", None)
-                row = callspec.params.get("row") if callspec else None
-                node_ids[item.nodeid] = (row.name if row is not None
-                                         else UNPARAMETRISED_ROWS.get(item.originalname))
-
-        def pytest_runtest_logreport(self, report):
-            rep = report
-            name = node_ids.get(rep.nodeid)
-            if name is None:
-                return
-            stats = reporting.row(name)
-            if rep.skipped:
-                stats.outcome = "known deviation" if "known deviation" in str(
-                    rep.longrepr) else "skipped"
-                stats.message = str(rep.longrepr[-1]) if isinstance(rep.longrepr, tuple) else ""
-            elif rep.when == "call":
-                if name == "gradient: pinned semantics":  # one check per test
-                    stats.tried += 1
-                    stats.failed += rep.failed
-                    if stats.outcome == "failed":
-                        return
-                stats.outcome = "passed" if rep.passed else "failed"
-                if rep.failed and stats.failed == 0:
-                    stats.failed = 1
-
+    header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
+              "selected_rows": args.rows or "all"}
+    if args.shrink_seconds is not None:
+        header["shrink_seconds"] = args.shrink_seconds
     print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}", flush=True)
+    reporting.reset()
     started = time.perf_counter()
+
+    # Load the adapter once, up front: an adapter that cannot be imported or
+    # built is a harness error, not a run of skips.
+    try:
+        adapter = load_adapter(impl)
+    except Exception as error:  # noqa: BLE001 - any failure to load is reported
+        text = describe_load_error(impl, error)
+        print(f"snnax-ref conform: error: {text}", file=sys.stderr, flush=True)
+        header.update(seconds=round(time.perf_counter() - started, 1),
+                      exit_code=EXIT_NO_ADAPTER, status=EXIT_MEANINGS[EXIT_NO_ADAPTER],
+                      error=text)
+        written = _write_reports(args, header, [], reporting)
+        print(f"reports: {' '.join(map(str, written))}")
+        return EXIT_NO_ADAPTER
+
+    import pytest
+
+    recorder = RowRecorder(impl, adapter, reporting)
+    options = [f"--rows={name}" for name in args.rows or ()]
+    if args.shrink_seconds is not None:
+        options.append(f"--shrink-seconds={args.shrink_seconds}")
     code = pytest.main([str(suite / "test_conformance.py"), str(suite / "test_gradients.py"),
-                        "-p", "no:cacheprovider",
+                        "-p", "no:cacheprovider", f"--impl={impl}", f"--profile={args.profile}",
                         "-v", "--tb=line", "-o", "console_output_style=count",
-                        f"--rootdir={suite.parent}"], plugins=[Collector()])
+                        f"--rootdir={suite.parent}", *options], plugins=[recorder])
     elapsed = time.perf_counter() - started
+    recorder.finish(suite.parent)
     rows = list(reporting.ROWS.values())
+    exit_code, problem = _exit_code(code, rows, recorder, reporting)
+    config = recorder.config
+    if getattr(config, "snnax_shrink_seconds", None) is not None:  # what conftest applied
+        header["shrink_seconds"] = config.snnax_shrink_seconds
+    header.update(seconds=round(elapsed, 1), exit_code=exit_code,
+                  status=EXIT_MEANINGS[exit_code])
+    if problem:
+        header["error"] = problem
+
     print("\n" + reporting.table(rows))
     for stats in rows:
-        if stats.outcome == "failed":
-            print(f"\n=== {stats.row}: minimal failing network ===\n{stats.message}\n")
+        if stats.outcome in (reporting.FAILED, reporting.ERROR):
+            cut = " (shrinking cut short by the shrink budget)" if stats.shrink_cut_short else ""
+            print(f"\n=== {stats.row}: minimal failing network{cut} ===\n{stats.message}\n")
             print(stats.repro)
-    header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
-              "seconds": round(elapsed, 1)}
-    json_path, md_path = reporting.write_reports(Path(args.report_dir), header, rows)
-    print(f"\nreports: {json_path} {md_path} ({elapsed:.0f} s)")
-    failed = any(r.outcome == "failed" for r in rows)
-    return 1 if failed or code not in (0, 5) else 0
+    written = _write_reports(args, header, rows, reporting)
+    print(f"\nreports: {' '.join(map(str, written))} ({elapsed:.0f} s)")
+    print(f"snnax-ref conform: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
+          + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
+    return exit_code
 
 
 def _mutate(args) -> int:
@@ -92,14 +275,35 @@ def _mutate(args) -> int:
     return 0 if killed == total else 1
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="snnax-ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    conform = commands.add_parser("conform", help="run the conformance suite and report")
+    conform = commands.add_parser(
+        "conform", help="run the conformance suite and report",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     conform.add_argument("--impl", default=None, help="adapter as module:attr")
     conform.add_argument("--profile", default="ci", choices=["ci", "thorough"])
-    conform.add_argument("--report-dir", default="reports")
+    conform.add_argument("--report-dir", default="reports",
+                         help="where conformance-report.json and .md go (default reports)")
+    conform.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                         help="run only these report rows, by name as in the table "
+                              "(e.g. --rows LIF 'gradient: jvp')")
+    conform.add_argument("--shrink-seconds", type=_positive, default=None, metavar="S",
+                         help="stop shrinking a row's failure after about S seconds "
+                              "(default per profile: ci 20, thorough 120)")
+    conform.add_argument("--junit-xml", default=None, metavar="FILE",
+                         help="also write a JUnit XML report, one testcase per row")
+    conform.add_argument("--write-deviations", default=None, metavar="FILE",
+                         help="write a known-deviations file listing the failed rows, "
+                              "with TODO reasons to fill in")
     mutate = commands.add_parser("mutate", help="plant bugs in snnax_ref; are they caught?")
     mutate.add_argument("--profile", default="ci", choices=["ci", "thorough"])
     mutate.add_argument("--only", nargs="*", default=None, help="mutant names")

@@ -1,15 +1,44 @@
 """pytest wiring of the conformance suite: implementation choice, profiles,
-known deviations."""
+row selection, the shrink budget, known deviations.
+
+An adapter that cannot be loaded is never a silent pass: see
+`pytest_collection_modifyitems`.
+"""
 
 import os
 
 import pytest
 from hypothesis import settings
+from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
-from .adapters import DEFAULT_IMPL, ENV_VAR, load_adapter, read_deviations
+from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, describe_load_error,
+                       load_adapter, read_deviations)
 from .profiles import PROFILE_ENV, register_profiles
+from .report import deviation_id, row_name
 
 register_profiles()
+
+# The shrink budget. Hypothesis stops shrinking a failure after
+# `engine.MAX_SHRINKING_SECONDS` (300 s by default; documented as
+# monkeypatchable in hypothesis/internal/conjecture/engine.py). It is the one
+# private Hypothesis hook this suite uses: we set it per session, so that a
+# row an implementation fails costs at most about this much shrinking. If a
+# Hypothesis upgrade renames it, importing this conftest fails loudly here
+# instead of silently shrinking for five minutes per row again.
+_SHRINK_HOOK = "MAX_SHRINKING_SECONDS"
+if not hasattr(_hypothesis_engine, _SHRINK_HOOK):
+    raise ImportError(
+        f"hypothesis {getattr(_hypothesis_engine, '__name__', '')}: no {_SHRINK_HOOK}; the "
+        "conformance suite's shrink budget (spec_tests/conftest.py) needs updating for this "
+        "Hypothesis version")
+# How Hypothesis says it stopped at that budget (its statistics' "stopped because").
+_CUT_SHORT = getattr(getattr(_hypothesis_engine, "ExitReason", None),
+                     "very_slow_shrinking", None)
+SHRINK_SECONDS = {"ci": 20.0, "thorough": 120.0}
+SHRINK_ENV = "SNNAX_REF_SHRINK_SECONDS"
+SHRINK_CUT_SHORT = "snnax_shrink_cut_short"       # a report's user property
+
+_ADAPTER = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser):
@@ -19,6 +48,12 @@ def pytest_addoption(parser):
                          f"default {DEFAULT_IMPL})")
     group.addoption("--profile", default=None, choices=["ci", "thorough"],
                     help=f"Hypothesis profile (env {PROFILE_ENV}; default ci)")
+    group.addoption("--rows", action="append", default=None, metavar="ROW",
+                    help="run only this report row (repeatable; e.g. --rows LIF "
+                         "--rows 'gradient: jvp'); other tests are deselected")
+    group.addoption("--shrink-seconds", type=float, default=None, metavar="S",
+                    help=f"stop shrinking a failure after S seconds (env {SHRINK_ENV}; "
+                         f"default per profile: {SHRINK_SECONDS})")
 
 
 def _impl(config):
@@ -29,32 +64,178 @@ def pytest_configure(config):
     profile = config.getoption("--profile") or os.environ.get(PROFILE_ENV) or "ci"
     settings.load_profile(profile)
     config.snnax_profile = profile
+    seconds = config.getoption("--shrink-seconds")
+    if seconds is None and os.environ.get(SHRINK_ENV):
+        seconds = float(os.environ[SHRINK_ENV])
+    if seconds is None:
+        seconds = SHRINK_SECONDS[profile]
+    if seconds <= 0:
+        raise pytest.UsageError(f"--shrink-seconds must be positive, not {seconds}")
+    config.snnax_shrink_seconds = seconds
+    config.snnax_previous_shrink_seconds = getattr(_hypothesis_engine, _SHRINK_HOOK)
+    setattr(_hypothesis_engine, _SHRINK_HOOK, seconds)
+
+
+def pytest_unconfigure(config):
+    previous = getattr(config, "snnax_previous_shrink_seconds", None)
+    if previous is not None:
+        setattr(_hypothesis_engine, _SHRINK_HOOK, previous)
 
 
 def pytest_report_header(config):
     return [f"snnax conformance: impl = {_impl(config)}, "
-            f"hypothesis profile = {config.snnax_profile}"]
+            f"hypothesis profile = {config.snnax_profile}, "
+            f"shrink budget = {config.snnax_shrink_seconds:g} s per row"]
+
+
+def _load(config):
+    """`(adapter, None)` or `(None, error)`, once per session. `snnax-ref
+    conform` loads the adapter before pytest starts and hands it over through
+    a plugin attribute `snnax_preloaded_adapter = (impl, adapter)`."""
+    if _ADAPTER not in config.stash:
+        impl = _impl(config)
+        for plugin in config.pluginmanager.get_plugins():
+            preloaded = getattr(plugin, "snnax_preloaded_adapter", None)
+            if isinstance(preloaded, tuple) and preloaded[0] == impl:
+                config.stash[_ADAPTER] = (preloaded[1], None)
+                break
+        else:
+            try:
+                config.stash[_ADAPTER] = (load_adapter(impl), None)
+            except Exception as error:  # noqa: BLE001 - reported, see below
+                config.stash[_ADAPTER] = (None, error)
+    return config.stash[_ADAPTER]
+
+
+class _SkipWhenUnavailable:
+    """The adapter, as the tests see it: a call that raises AdapterUnavailable
+    (an implementation imported lazily, and absent) skips the test with its
+    reason instead of failing it (and shrinking it)."""
+
+    def __init__(self, adapter):
+        object.__setattr__(self, "_adapter", adapter)
+
+    def __getattr__(self, name):
+        value = getattr(self._adapter, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        def call(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except AdapterUnavailable as reason:
+                pytest.skip(f"adapter unavailable: {reason}")
+        return call
+
+    def __setattr__(self, name, value):
+        setattr(self._adapter, name, value)
+
+    def __repr__(self):
+        return repr(self._adapter)
 
 
 @pytest.fixture(scope="session")
 def adapter(request):
-    return load_adapter(_impl(request.config))
+    loaded, error = _load(request.config)
+    if error is not None:  # only reached if collection did not mark the test
+        pytest.fail(describe_load_error(_impl(request.config), error), pytrace=False)
+    return _SkipWhenUnavailable(loaded)
+
+
+class AdapterLoadFailure(pytest.Item):
+    """Stands for the adapter that could not be loaded: it fails with the
+    import error (exception type and message; an AdapterUnavailable's reason)."""
+
+    def __init__(self, *, error_text, **kwargs):
+        super().__init__(**kwargs)
+        self.error_text = error_text
+
+    def runtest(self):
+        raise AdapterLoadError(self.error_text)
+
+    def repr_failure(self, excinfo, style=None):
+        return self.error_text
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class AdapterLoadError(Exception):
+    pass
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip what the adapter's known-deviations file lists (skips, not xfails:
-    shrinking a known failure is slow)."""
-    try:
-        adapter = load_adapter(_impl(config))
-    except Exception as error:  # noqa: BLE001 - reported on every conformance test
-        marker = pytest.mark.skip(reason=f"adapter {_impl(config)} unavailable: {error}")
-        for item in items:
-            if "adapter" in getattr(item, "fixturenames", ()):
-                item.add_marker(marker)
+    """Select the `--rows`, then wire the tests that use the adapter.
+
+    If the adapter cannot be loaded (a module that does not exist, an
+    `AdapterUnavailable`, any exception from its factory), the run must not
+    pass: one extra item, `spec_tests/conftest.py::load-adapter[<impl>]`, is
+    put first and fails with the error, and each test that needs the adapter
+    is skipped with a pointer to it. So `pytest spec_tests --impl
+    nonexistent:thing` reports one failure carrying the import error (exit
+    status 1) plus the skips, instead of a green run of skips, while the tests
+    that do not need an adapter (the oracle's, the strategies') still run.
+    (A session-level error would hide those; an error per test would repeat
+    the same traceback dozens of times.)
+
+    Otherwise, skip what the adapter's known-deviations file lists (skips, not
+    xfails: shrinking a known failure is slow)."""
+    _select_rows(config, items)
+    needs_adapter = [item for item in items if "adapter" in getattr(item, "fixturenames", ())]
+    if not needs_adapter:
         return
-    deviations = read_deviations(getattr(adapter, "deviations_file", None))
-    for item in items:
-        test_id = item.nodeid.split("::", 1)[-1]
+    loaded, error = _load(config)
+    if error is not None:
+        impl = _impl(config)
+        failure = AdapterLoadFailure.from_parent(
+            needs_adapter[0].session, name=f"load-adapter[{impl}]", nodeid=f"spec_tests/conftest.py::load-adapter[{impl}]",
+            error_text=describe_load_error(impl, error))
+        marker = pytest.mark.skip(
+            reason=f"adapter {impl} unavailable (see {failure.nodeid}): "
+                   f"{type(error).__name__}: {error}")
+        for item in needs_adapter:
+            item.add_marker(marker)
+        items.insert(0, failure)
+        return
+    deviations = read_deviations(getattr(loaded, "deviations_file", None))
+    for item in needs_adapter:
+        tid = deviation_id(item.nodeid)
         for prefix, reason in deviations:
-            if test_id.startswith(prefix):
+            if tid.startswith(prefix):
                 item.add_marker(pytest.mark.skip(reason=f"known deviation: {reason}"))
+                break
+
+
+def _select_rows(config, items):
+    """`--rows NAME`: keep the tests of those report rows (names as in the
+    report, case-insensitive); an unknown name is a usage error."""
+    wanted = config.getoption("--rows")
+    if not wanted:
+        return
+    wanted = {name.strip().casefold(): name for name in wanted}
+    names = {item.nodeid: row_name(item) for item in items
+             if "adapter" in getattr(item, "fixturenames", ())}
+    known = sorted(set(names.values()), key=str.casefold)
+    unknown = [original for key, original in wanted.items()
+               if key not in {n.casefold() for n in known}]
+    if unknown:
+        raise pytest.UsageError(f"--rows: no row named {', '.join(map(repr, unknown))}; "
+                                f"the rows collected are: {', '.join(known)}")
+    keep = [item for item in items if names.get(item.nodeid, "").casefold() in wanted]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record, as a user property of the call report, whether Hypothesis
+    stopped shrinking this test's failure at the shrink budget (read from the
+    statistics Hypothesis' pytest plugin leaves on the item)."""
+    report = yield
+    if call.when == "call" and report.failed and _CUT_SHORT is not None:
+        statistics = getattr(item, "hypothesis_statistics", "") or ""
+        if f"Stopped because {_CUT_SHORT.value}" in statistics:
+            report.user_properties.append((SHRINK_CUT_SHORT, True))
+    return report

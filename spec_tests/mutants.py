@@ -128,9 +128,9 @@ def _adaptive_reads_reset_membrane(stack):
     def call(self, state, synaptic_input, *, key=None):
         membrane, adaptation, _ = state
         a = lif.clamp(0.5, self.decay_constants[0], 1.0)
-        b = lif.clamp(0.5, self.ada_decay_constant, 1.0)
-        c = lif.clamp(-1.0, self.ada_coupling_var, 1.0)
-        d = lif.clamp(0.0, self.ada_step_val, 2.0)
+        b = lif.clamp(0.5, self.ada_decay_constant[0], 1.0)
+        c = lif.clamp(-1.0, self.ada_coupling_var[0], 1.0)
+        d = lif.clamp(0.0, self.ada_step_val[0], 2.0)
         membrane = a * membrane + (1.0 - a) * (synaptic_input + adaptation)
         spikes = self.spike_fn(membrane - self.threshold)
         reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
@@ -163,7 +163,7 @@ def _srm_reset_val_unclamped(stack):
         a = srm.clamp(0.5, self.decay_constants[0], 1.0)
         b = srm.clamp(0.5, self.decay_constants[1], 1.0)
         g = srm.clamp(0.5, self.r_decay_constants[0], 1.0)
-        reset_val = self.reset_val.reshape(-1)[0]
+        reset_val = self.reset_val.data[0]
         p = a * p + (1.0 - a) * synaptic_input
         q = b * q + (1.0 - b) * p
         refractory = g * refractory + reset_val * lax.stop_gradient(previous_spikes)
@@ -261,9 +261,9 @@ def _adaptive_spike_term_not_stopped(stack):
     def call(self, state, synaptic_input, *, key=None):
         membrane, adaptation, _ = state
         a = lif.clamp(0.5, self.decay_constants[0], 1.0)
-        b = lif.clamp(0.5, self.ada_decay_constant, 1.0)
-        c = lif.clamp(-1.0, self.ada_coupling_var, 1.0)
-        d = lif.clamp(0.0, self.ada_step_val, 2.0)
+        b = lif.clamp(0.5, self.ada_decay_constant[0], 1.0)
+        c = lif.clamp(-1.0, self.ada_coupling_var[0], 1.0)
+        d = lif.clamp(0.0, self.ada_step_val[0], 2.0)
         membrane = a * membrane + (1.0 - a) * (synaptic_input + adaptation)
         spikes = self.spike_fn(membrane - self.threshold)
         adaptation = (1.0 - b) * c * membrane + b * adaptation - d * spikes
@@ -283,7 +283,8 @@ GRADIENT_MUTANTS = [
     Mutant("superspike-slope-doubled", "superspike derivative uses 2*beta",
            ["gradient: jvp", "gradient: vjp"], _superspike_slope_doubled),
     Mutant("piecewise-window-doubled", "piecewise surrogate window is [-2 beta, 2 beta]",
-           ["gradient: jvp", "gradient: vjp"], _piecewise_window_doubled),
+           ["gradient: surrogates", "gradient: jvp", "gradient: vjp"],
+           _piecewise_window_doubled),
     Mutant("reset-stop-gradient-missing", "stop_reset_grad=True does not stop the reset's "
            "gradient", ["gradient: jvp", "gradient: vjp"], _reset_stop_gradient_missing),
     Mutant("burnin-gradient-leaks", "the state after burnin is not stop-gradiented",
@@ -302,7 +303,7 @@ MUTANTS = [
     Mutant("lif-swapped-decays", "LIF uses dc[1] for the membrane and dc[0] for the current",
            ["LIF"], _lif_swapped_decays),
     Mutant("heaviside-zero-is-zero", "H(0) = 0: a membrane exactly at threshold is silent",
-           ["SimpleIAF", "SpikeCounter", "LIF", "SpikingMaxPool2d"], _heaviside_zero_is_zero),
+           ["SimpleIAF", "SpikingMaxPool1d", "SpikingMaxPool2d", "LIF"], _heaviside_zero_is_zero),
     Mutant("lif-reset-after-integration", "LIF resets with this step's spikes, after integrating",
            ["LIF"], _lif_reset_after_integration),
     Mutant("lif-state-swapped", "LIF stores its state as [I, V, S]", ["LIF"],
@@ -318,17 +319,22 @@ MUTANTS = [
     Mutant("srm-reset-unclamped", "SRM's reset_val is not clamped to [0, 2]", ["SRM"],
            _srm_reset_val_unclamped),
     Mutant("feedforward-reads-t-1", "straight-through forward reads feed-forward edges at t-1",
-           ["forward: straight-through"], _feedforward_reads_previous_step),
+           ["graph: straight-through reads", "forward: straight-through"],
+           _feedforward_reads_previous_step),
     Mutant("feedback-reads-t", "straight-through forward reads feedback edges at step t",
-           ["forward: straight-through"], _feedback_reads_same_step),
+           ["graph: feedback delay", "forward: straight-through"], _feedback_reads_same_step),
     Mutant("reversed-concatenation", "several inputs concatenated in reverse order",
-           ["forward: straight-through", "forward: delayed"], _reversed_concatenation),
+           ["graph: multi-input concatenation order", "graph: composed layers",
+            "forward: straight-through", "forward: delayed"], _reversed_concatenation),
     Mutant("final-layer-ids-ignored", "the model returns only the last layer's output",
-           ["forward: straight-through", "forward: delayed"], _final_layer_ids_ignored),
+           ["graph: final_layer_ids", "graph: several inputs and outputs",
+            "forward: straight-through", "forward: delayed"], _final_layer_ids_ignored),
     Mutant("burnin-outputs-kept", "burnin steps are included in the outputs",
-           ["forward: straight-through", "forward: delayed"], _burnin_outputs_kept),
+           ["graph: burnin", "forward: straight-through", "forward: delayed"],
+           _burnin_outputs_kept),
     Mutant("schedule-hoists-stateful", "the graph schedule evaluates stateful layers "
-           "outside the scan", ["forward: straight-through"], _schedule_hoists_stateful_layers,
+           "outside the scan", ["graph: straight-through reads", "forward: straight-through"],
+           _schedule_hoists_stateful_layers,
            adapter="default"),
 ] + GRADIENT_MUTANTS
 

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from . import oracle
 from .adapters import Adapter, execute, load_adapter
-from .compare import TOLERANCES, assert_run_matches
+from .compare import TOLERANCES, Mismatch, assert_run_matches
+from .diagnosis import explain, worth_diagnosing
 from .description import RunSpec
 
 
 def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> None:
     """At every compared step, every final layer's output and every final state
-    of `adapter`'s implementation equal the oracle's (see `compare`)."""
+    of `adapter`'s implementation equal the oracle's (see `compare`).
+
+    A Mismatch's message ends with a diagnosis line (`diagnosis.explain`):
+    the catalogued alternative semantics that reproduce the implementation."""
     tolerance = TOLERANCES[dtype]
     expected = oracle.run(run, margin=tolerance.margin)
     actual = execute(adapter, run, dtype)
-    assert_run_matches(run, expected, actual, tolerance)
+    try:
+        assert_run_matches(run, expected, actual, tolerance)
+    except Mismatch as mismatch:
+        if worth_diagnosing():
+            mismatch.args = (f"{mismatch}\n{explain(run, actual, tolerance, expected)}",)
+        raise
 
 
 def check_run(run: RunSpec, impl: str | None = None, dtype: str = "float64") -> None:

@@ -15,10 +15,12 @@ from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_confo
                         check_vjp_conforms)
 from .profiles import EXAMPLES
 from .properties import check_conforms
-from .strategies import DOCUMENTED_CLASSES, runs
+from .strategies import (DOCUMENTED_CLASSES, EQUINOX_KINDS_WITH_ROWS, burnin_runs,
+                         composed_in_graph_runs, concatenation_runs, feedback_runs,
+                         final_layer_runs, isolated_runs, runs, several_inputs_and_outputs_runs,
+                         straight_through_runs)
 
-EQUINOX_ROWS = ("Linear", "Conv1d", "Conv2d", "LayerNorm", "MaxPool1d", "MaxPool2d",
-                "AvgPool1d", "AvgPool2d", "Identity")
+EQUINOX_ROWS = EQUINOX_KINDS_WITH_ROWS
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,24 @@ class Row:
         (self.check or check_conforms)(adapter, example, self.dtype)
 
 
-CLASS_ROWS = [Row(kind, lambda kind=kind: runs(required_kind=kind))
+# One row per documented class and equinox ingredient: that one layer (with its
+# members), fed directly by external input; no edge, so no graph rule decides.
+CLASS_ROWS = [Row(kind, lambda kind=kind: isolated_runs(kind))
               for kind in DOCUMENTED_CLASSES + EQUINOX_ROWS]
+# One row per graph rule of SPEC.md section 4, on networks of simple layers;
+# `test_id` is the row's pytest id (test_conformance.py::test_graph_rule_conforms).
+GRAPH_ROWS = [
+    Row("graph: straight-through reads", straight_through_runs),
+    Row("graph: feedback delay", feedback_runs),
+    Row("graph: multi-input concatenation order", concatenation_runs),
+    Row("graph: several inputs and outputs", several_inputs_and_outputs_runs),
+    Row("graph: final_layer_ids", final_layer_runs),
+    Row("graph: burnin", burnin_runs),
+    Row("graph: composed layers", composed_in_graph_runs),
+]
+GRAPH_ROW_IDS = ["straight-through-reads", "feedback-delay", "concatenation-order",
+                 "several-inputs-and-outputs", "final-layer-ids", "burnin", "composed-layers"]
+# Whole random networks: every class and rule together.
 FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH)),
                 Row("forward: delayed", lambda: runs(forward=DELAYED))]
 FLOAT32_ROW = Row("float32", lambda: runs(), "float32", examples_factor=2.0)
@@ -64,7 +82,35 @@ GRADIENT_ROWS = [
             adapter, values),
         examples_factor=0.5),
 ]
-ALL_ROWS = {row.name: row for row in CLASS_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + GRADIENT_ROWS}
+
+
+def _surrogate_points():
+    from .strategies import surrogate_arguments  # never subnormal (SPEC.md §6)
+    return st.tuples(st.sampled_from(["superspike", "sigmoid", "piecewise"]),
+                     st.sampled_from([0.5, 1.0, 2.0, 10.0])).flatmap(
+        lambda pair: st.tuples(st.just(pair[0]), st.just(pair[1]), surrogate_arguments(pair[1])))
+
+
+def _check_surrogate(adapter, example, dtype):
+    """The adapter's spike function's derivative at x equals SPEC §1's formula
+    (what `test_surrogate_derivative_matches_its_formula` checks, as a row)."""
+    import jax
+
+    from . import oracle
+    name, beta, x = example
+    spike = getattr(adapter.functional, f"{name}_surrogate")(beta)
+    with adapter.precision("float64"):
+        derivative = float(jax.grad(lambda v: spike(v))(jax.numpy.float64(x)))
+    expected = float(oracle.surrogate_derivative(name, beta, np.float64(x)))
+    assert np.isclose(derivative, expected, rtol=1e-12, atol=1e-15), (name, beta, x, derivative)
+
+
+# The pinned surrogate test as a row, for the mutation check.
+SURROGATE_ROW = Row("gradient: surrogates", _surrogate_points, check=_check_surrogate,
+                    examples_factor=4.0)
+ALL_ROWS = {row.name: row for row in
+            CLASS_ROWS + GRAPH_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + GRADIENT_ROWS
+            + [SURROGATE_ROW]}
 
 
 def row_fails(adapter, row: Row, profile: str = "ci") -> str | None:

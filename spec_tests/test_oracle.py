@@ -60,7 +60,7 @@ def test_surrogate_derivatives_by_hand():
                                [1 / 6, 1.0, 1 / 6, 1 / 21])
     s = 1 / (1 + np.exp(-3.0 * 0.5))
     np.testing.assert_allclose(oracle.surrogate_derivative("sigmoid", 3.0, arr(0.5)),
-                               [3.0 * s * (1 - s)])
+                               [s * (1 - 3.0 * s)])  # the documented formula, negative here
     np.testing.assert_allclose(oracle.surrogate_derivative("sigmoid", 1.0, arr(0.0)), [0.25])
     assert list(oracle.surrogate_derivative("piecewise", 0.5, x)) == [1.0, 1.0, 1.0, 0.0]
     assert list(oracle.surrogate_derivative("piecewise", 0.5, arr(0.5000001))) == [0.0]
@@ -195,11 +195,13 @@ def test_spike_counter_and_batchnorm():
     out, (count, spikes) = one_layer(L("SpikeCounter"), [[1.0, 0.0], [1.0, 1.0]])
     np.testing.assert_allclose(count, [2.0, 1.0])
     np.testing.assert_allclose(out[-1], [1.0, 1.0])
-    # mean = 0.1*x = 0.2, var = 0.9 + 0.1*(1.8)**2 = 1.224, y = 0.8*1.8/sqrt(1.224 + 1e-5)
+    # forget_weight 0.1 weighs the previous statistics (the documentation):
+    # mean = 0.1*0 + 0.9*2 = 1.8, var = 0.1*1 + 0.9*(2 - 1.8)**2 = 0.136,
+    # y = 0.8*0.2/sqrt(0.136 + 1e-5)
     out, (mean, variance) = one_layer(L("BatchNormLayer"), [[2.0]])
-    np.testing.assert_allclose(mean, [0.2])
-    np.testing.assert_allclose(variance, [1.224])
-    np.testing.assert_allclose(out[0], [0.8 * 1.8 / np.sqrt(1.224 + 1e-5)])
+    np.testing.assert_allclose(mean, [1.8])
+    np.testing.assert_allclose(variance, [0.136])
+    np.testing.assert_allclose(out[0], [0.8 * 0.2 / np.sqrt(0.136 + 1e-5)])
 
 
 def test_per_neuron_decay_constants():
@@ -620,23 +622,28 @@ def test_burnin_stops_tangents():
         np.testing.assert_allclose(result.output_tangents[0][:, 0], expected)
 
 
-def test_clamp_boundary_has_half_derivative():
-    # a = clamp(0.5, 0.5, 1): da = ddc/2 = 0.5 (JAX's max/min tie rule);
-    # dV = da*(0 - x) = -1 for x = 2
+def test_clamp_boundary_has_zero_derivative():
+    # a = clamp(0.5, 0.5, 1) sits on its bound: da = 0 (lax.clamp, as upstream clamps),
+    # so dV = da*(0 - x) = 0; just inside the window, da = ddc and dV = -x = -2.
     net = chain(L("SimpleLI", params={"decay_constants": np.array([0.5])}), input_shape=(1,))
     result = oracle.run_with_tangents(RunSpec(net, (np.array([[2.0]]),)),
                                       [{"decay_constants": np.array([1.0])}])
-    np.testing.assert_allclose(result.output_tangents[0][0], [-1.0])
+    np.testing.assert_allclose(result.output_tangents[0][0], [0.0])
+    net = chain(L("SimpleLI", params={"decay_constants": np.array([0.75])}), input_shape=(1,))
+    result = oracle.run_with_tangents(RunSpec(net, (np.array([[2.0]]),)),
+                                      [{"decay_constants": np.array([1.0])}])
+    np.testing.assert_allclose(result.output_tangents[0][0], [-2.0])
 
 
 def test_max_pool_tie_passes_first_tangent_and_surrogate():
-    # window [1, 1, 0] -> first maximum (index 0) carries the tangent; spike with sigmoid beta 2
+    # window [1, 1, 0] -> first maximum (index 0) carries the tangent; spike with
+    # sigmoid beta 1: s(0)*(1 - s(0)) = 1/4
     layer = L("SpikingMaxPool1d",
-              {"kernel_size": 3, "threshold": 1.0, "spike_fn": ("sigmoid", 2.0)})
+              {"kernel_size": 3, "threshold": 1.0, "spike_fn": ("sigmoid", 1.0)})
     net = chain(layer, input_shape=(1, 3))
     result = oracle.run_with_tangents(RunSpec(net, (np.array([[[1.0, 1.0, 0.0]]]),)),
                                       input_tangents=[np.array([[[3.0, 10.0, 100.0]]])])
-    np.testing.assert_allclose(result.output_tangents[0][0], [[3.0 * 2 * 0.25]])
+    np.testing.assert_allclose(result.output_tangents[0][0], [[3.0 * 0.25]])
 
 
 # --- independence ------------------------------------------------------------------

@@ -391,9 +391,25 @@ def test_srm_reset_val_and_shapes():
 
 
 def test_srm_reset_val_must_be_one_scalar():
-    assert snn.SRM(eqx.nn.Identity(), reset_val=[1.5]).reset_val.size == 1
-    with pytest.raises(ValueError, match="reset_val must be one scalar"):
+    assert snn.SRM(eqx.nn.Identity(), reset_val=[1.5]).reset_val.data.shape == (1,)
+    assert snn.SRM(eqx.nn.Identity(), reset_val=1.5).reset_val.data.shape == (1,)
+    with pytest.raises(ValueError, match=r"SRM: reset_val needs 1 entry"):
         snn.SRM(eqx.nn.Identity(), reset_val=[0.5, 1.5])
+
+
+def test_srm_reset_val_is_frozen_when_omitted_and_trainable_when_given():
+    """SPEC §3.9: upstream freezes the default reset value (requires_grad=False)."""
+    def refractory_gradient(layer):
+        state = [jnp.zeros(1), jnp.zeros(1), jnp.ones(1), jnp.ones(1)]
+
+        def membrane_term(model):
+            return model(state, jnp.ones(1))[0][2].sum()
+        return eqx.filter_grad(membrane_term)(layer).reset_val.value
+
+    assert float(refractory_gradient(snn.SRM(eqx.nn.Identity()))[0]) == 0.0
+    assert float(refractory_gradient(snn.SRM(eqx.nn.Identity(), reset_val=0.5))[0]) != 0.0
+    with pytest.raises(ValueError, match="init_fn"):
+        snn.SRM(eqx.nn.Identity(), init_fn=lambda shape, key: jnp.ones(shape))
 
 
 def test_srm_refractory_input_is_always_stop_gradiented():

@@ -92,7 +92,11 @@ def test_state_is_layer_carry_per_layer(key):
     assert v.shape == s.shape == (3,)
     for carry in states:
         assert carry[-1] is carry.output
-        assert carry.output.shape == (3,) and not np.any(np.asarray(carry.output))
+        assert carry.output.shape == (3,)
+    # A stateless layer's initial output is the layer applied to its initial
+    # input (SPEC §4.2): here the Linear's bias; stateful layers start at zeros.
+    np.testing.assert_array_equal(np.asarray(states[0].output), np.asarray(linear.bias))
+    assert not np.any(np.asarray(states[1].output)) and not np.any(np.asarray(states[2].output))
 
     xs = jax.random.uniform(key, (6, 2), minval=0.0, maxval=2.0)
     final_states, (counted,) = model(states, xs, None)
@@ -158,15 +162,15 @@ def test_init_state_one_or_several_input_shapes():
         model.init_state([(2,), (3,)])
 
 
-def test_init_state_shapes_override(key):
+def test_init_state_shapes_are_what_each_layer_receives(key):
     model = snn.Sequential(eqx.nn.Linear(3, 4, key=key), snn.SimpleLIF())
-    states = model.init_state((3,), shapes=[(4,), None])  # output shapes, not input shapes
+    states = model.init_state((3,), shapes=[(3,), None])  # input shapes, as upstream's examples
     assert states[0].output.shape == (4,)
     assert [x.shape for x in states[1].state] == [(4,), (4,)]
-    states = model.init_state((3,), shapes=[(4,), (4,)])
+    states = model.init_state((3,), shapes=[3, 4])         # an int n means (n,)
     assert states[1].output.shape == (4,)
-    with pytest.raises(ValueError, match=r"layer 0 \(Linear\)") as info:
-        model.init_state((3,), shapes=[(3,), None])  # layer 0's *input* shape: wrong
+    with pytest.raises(ValueError, match=r"shapes\[0\]") as info:
+        model.init_state((3,), shapes=[(4,), None])  # layer 0's *output* shape: wrong
     assert "(3,)" in str(info.value) and "(4,)" in str(info.value)
     with pytest.raises(ValueError, match=r"layer 1 \(SimpleLIF\)"):
         model.init_state((3,), shapes=[None, (5,)])
@@ -178,8 +182,17 @@ def test_init_state_shapes_override(key):
                                  [eqx.nn.Linear(5, 2, key=key), scale(1.0)])
     with pytest.raises(ValueError, match="shapes="):
         feedback.init_state((3,))
-    states = feedback.init_state((3,), shapes=[None, (2,)])
+    states = feedback.init_state((3,), shapes=[(5,), None])
     assert [c.output.shape for c in states] == [(2,), (2,)]
+
+
+def test_init_state_takes_upstreams_positional_key(key):
+    """Upstream's tutorials call `model.init_state(in_shape, key)`."""
+    model = snn.Sequential(eqx.nn.Linear(3, 4, key=key), snn.LIF())
+    positional = model.init_state((3,), jax.random.PRNGKey(5))
+    keyword = model.init_state((3,), key=jax.random.PRNGKey(5))
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(
+        lambda a, b: bool(jnp.array_equal(a, b)), positional, keyword))
 
 
 def test_init_state_key_split_per_layer():
@@ -193,7 +206,8 @@ def test_init_state_key_split_per_layer():
         np.testing.assert_array_equal(np.asarray(states[i].output),
                                       np.asarray(jax.random.uniform(keys[i], (3,))))
     assert not np.array_equal(np.asarray(states[0].state), np.asarray(states[2].state))
-    np.testing.assert_array_equal(np.asarray(states[1].output), np.zeros(3))
+    # The stateless Identity's initial output: itself applied to layer 0's initial output.
+    np.testing.assert_array_equal(np.asarray(states[1].output), np.asarray(states[0].output))
     # key=None means PRNGKey(0).
     default = model.init_state((3,))
     np.testing.assert_array_equal(
@@ -327,9 +341,9 @@ def test_keys_split_over_steps_and_layers(schedule):
     xs = jnp.zeros((num_steps, 2))
     key = jax.random.PRNGKey(7)
     _, outs = model(states, xs, key)
-    step_keys = jax.random.split(key, num_steps)
+    # One key for the whole sequence: every step splits it the same way.
+    layer_keys = jax.random.split(key, 2)
     for t in range(num_steps):
-        layer_keys = jax.random.split(step_keys[t], 2)
         for i in range(2):
             np.testing.assert_array_equal(np.asarray(outs[i][t]),
                                           np.asarray(jax.random.uniform(layer_keys[i], (2,))))

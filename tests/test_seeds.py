@@ -153,8 +153,9 @@ def test_five_layer_graph(key):
         snn.SimpleLIF(),
     ]
     model = snn.StatefulModel(graph_structure, layers)
-    # Feedback sources (layers 2 and 3) cannot be inferred before their readers.
-    states = model.init_state([(4,), (3,)], shapes=[None, None, (8,), (5,), None], key=key)
+    # Feedback sources (layers 2 and 3) cannot be inferred before their readers:
+    # shapes gives what layers 1 and 3 receive.
+    states = model.init_state([(4,), (3,)], shapes=[None, (16,), None, (20,), None], key=key)
     assert [tuple(c.output.shape) for c in states] == [(8,), (8,), (8,), (5,), (5,)]
     inputs = [jnp.ones((7, 4)), jnp.ones((7, 3))]
     _, (out,) = model(states, inputs, key)

@@ -257,7 +257,8 @@ def recurrent_graph(hidden: int = 256, batch: int = BATCH, steps: int = STEPS,
                                       input_connectivity=connectivity)
     model = snn.StatefulModel(struct, layers, **options)
     probe = snn.StatefulModel(probe_struct, layers)
-    shapes = [(hidden,)] * populations
+    # What each population receives (SPEC.md §4.2): its fan-in.
+    shapes = [(fan_in,) for fan_in, _ in fan_ins]
     state = model.init_state((hidden,), shapes=shapes, key=jax.random.PRNGKey(seed))
     inputs = GRAPH_INPUT_SCALE * jax.random.normal(keys[-1], (batch, steps, hidden))
     rows = batch * steps

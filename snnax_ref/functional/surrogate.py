@@ -39,8 +39,10 @@ def _superspike_derivative(x, beta):
 
 
 def _sigmoid_derivative(x, beta):
+    # The documented formula (Functions page); equal to the derivative of
+    # sigmoid(x) at beta = 1, the only beta the documentation supports.
     s = jax.nn.sigmoid(beta * x)
-    return beta * s * (1.0 - s)
+    return s * (1.0 - beta * s)
 
 
 def _piecewise_derivative(x, beta):
@@ -57,7 +59,7 @@ class SuperSpikeSurrogate(eqx.Module):
 
 
 class SigmoidSurrogate(eqx.Module):
-    """`H(x)` forward; `dH/dx = beta*s*(1 - s)` with `s = sigmoid(beta*x)`."""
+    """`H(x)` forward; `dH/dx = s*(1 - beta*s)` with `s = sigmoid(beta*x)`."""
 
     beta: float = eqx.field(static=True)
 
@@ -80,7 +82,8 @@ def superspike_surrogate(beta: float = 10.0) -> SuperSpikeSurrogate:
 
 
 def sigmoid_surrogate(beta: float = 1.0) -> SigmoidSurrogate:
-    """Sigmoid surrogate: `dH/dx` is the derivative of `sigmoid(beta*x)`."""
+    """Sigmoid surrogate: `dH/dx = s*(1 - beta*s)`, `s = sigmoid(beta*x)` (documented
+    for `beta = 1`, where it is the derivative of `sigmoid(x)`)."""
     return SigmoidSurrogate(float(beta))
 
 

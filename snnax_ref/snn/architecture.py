@@ -3,15 +3,16 @@
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jrand
 from jax import Array, lax
 
 from . import checks
 from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
-                      delayed_forward_fn)
+                      delayed_forward_fn, layer_input)
 from .graph import GraphStructure
-from .layers.stateful import StatefulLayer
+from .layers.stateful import StatefulLayer, call_layer
 from .scan import scan_over_time
 from .schedule import graph_schedule, graph_stages
 from .shapes import infer_output_shapes, layer_input_shape
@@ -24,6 +25,15 @@ __all__ = ["StatefulModel", "GraphStructure", "LayerCarry", "default_forward_fn"
 
 def _is_shape(value) -> bool:
     return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
+
+
+def _is_prng_key(value) -> bool:
+    """A PRNG key: a typed key array, or a raw `uint32` key of shape `(2,)`."""
+    if not isinstance(value, jax.Array):
+        return False
+    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
+        return True
+    return value.dtype == jnp.uint32 and value.shape == (2,)
 
 
 def _input_shapes(in_shape, num_inputs: int) -> List[Shape]:
@@ -111,7 +121,7 @@ class StatefulModel(eqx.Module):
             stage.parallel for stage in graph_stages(self.layers, self.graph_structure))
 
     def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
-                   shapes: Optional[Sequence[Optional[Shape]]] = None,
+                   shapes: Optional[Sequence] = None,
                    key: Optional[Array] = None) -> List[LayerCarry]:
         """The state before the first step: one `LayerCarry(state, output)` per layer.
 
@@ -119,26 +129,35 @@ class StatefulModel(eqx.Module):
 
         - `in_shape`: the shape of one sample of the external input (a tuple),
           or a sequence of shapes, one per external input.
-        - `shapes`: optional output shape of each layer (`None` entries are
-          inferred).
+        - `shapes`: optional, per layer, the shape of what it receives (its
+          input; `None` entries are inferred). A PRNG key given here, as in
+          upstream's `init_state(in_shape, key)`, is taken as `key`.
         - `key`: split over layers; `None` means `jax.random.PRNGKey(0)`.
         """
+        if key is None and _is_prng_key(shapes):
+            shapes, key = None, shapes
         struct = self.graph_structure
         input_shapes = _input_shapes(in_shape, struct.num_inputs)
         dtype = jnp.zeros(()).dtype
         output_shapes = infer_output_shapes(self.layers, struct, input_shapes, shapes, dtype)
         keys = jrand.split(jrand.PRNGKey(0) if key is None else key, struct.num_layers)
-        states = []
+        carries = [None] * struct.num_layers
         for i, layer in enumerate(self.layers):
             if isinstance(layer, StatefulLayer):
                 input_shape = layer_input_shape(self.layers, struct, i, output_shapes,
                                                 input_shapes)
-                state = layer.init_state(input_shape, key=keys[i])
-                output = layer.init_out(output_shapes[i], key=keys[i])
-            else:
-                state, output = None, jnp.zeros(output_shapes[i], dtype)
-            states.append(LayerCarry(state, output))
-        return states
+                carries[i] = LayerCarry(layer.init_state(input_shape, key=keys[i]),
+                                        layer.init_out(output_shapes[i], key=keys[i]))
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, StatefulLayer):
+                # As upstream: the layer applied to its initial input (SPEC.md §4.2).
+                parts = [carries[j].output if carries[j] is not None
+                         else jnp.zeros(output_shapes[j], dtype)
+                         for j in struct.input_connectivity[i]]
+                parts += [jnp.zeros(input_shapes[k], dtype) for k in struct.input_layer_ids[i]]
+                output = call_layer(layer, None, layer_input(layer, parts), keys[i])[1]
+                carries[i] = LayerCarry(None, output)
+        return carries
 
     def __call__(self, input_states: Sequence[LayerCarry], input_batch, key: Optional[Array],
                  burnin: int = 0) -> Tuple[List[LayerCarry], List[Array]]:
@@ -170,7 +189,9 @@ class StatefulModel(eqx.Module):
         checks.check_one_step(lambda c, x: step(c, (x, key)), input_states,
                               [sequence[0] for sequence in sequences], self.layers, struct)
 
-        step_keys = None if key is None else jrand.split(key, num_steps)
+        # One key for the whole sequence, the same at every step, as upstream
+        # SNNAX scans a forward function bound to `key` (SPEC.md §4.4).
+        step_keys = None if key is None else jnp.broadcast_to(key, (num_steps, *key.shape))
 
         def run(carry, inputs, keys):
             if self.uses_graph_schedule:

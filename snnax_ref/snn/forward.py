@@ -12,7 +12,7 @@ import jax.random as jrand
 from jax import Array
 
 from .graph import GraphStructure
-from .layers.parallel import Parallel
+from .layers.compound import receives_input_list
 from .layers.stateful import call_layer
 
 
@@ -29,8 +29,9 @@ def layer_keys(key: Optional[Array], num_layers: int) -> List[Optional[Array]]:
 
 
 def layer_input(layer, inputs: Sequence[Array]):
-    """Several inputs are concatenated along axis 0; `Parallel` gets the list."""
-    if isinstance(layer, Parallel):
+    """Several inputs are concatenated along axis 0; a layer that takes a list
+    (a `Parallel`, or a `CompoundLayer` headed by one) gets the list."""
+    if receives_input_list(layer):
         return list(inputs)
     if len(inputs) == 1:
         return inputs[0]

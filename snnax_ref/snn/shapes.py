@@ -13,7 +13,7 @@ import jax.random as jrand
 import equinox as eqx
 
 from .graph import GraphStructure
-from .layers.parallel import Parallel
+from .layers.compound import receives_input_list
 from .layers.stateful import StatefulLayer, call_layer
 
 Shape = Tuple[int, ...]
@@ -51,7 +51,7 @@ def concatenated_shape(layers, index: int, parts, context="init_state") -> Shape
 
 def mock_layer_input(layers, index: int, parts, dtype, context="init_state"):
     """An abstract input for layer `index` and a description of where it comes from."""
-    if isinstance(layers[index], Parallel):
+    if receives_input_list(layers[index]):
         return [jax.ShapeDtypeStruct(shape, dtype) for _, shape in parts], _describe(parts)
     input_shape = concatenated_shape(layers, index, parts, context)
     described = (f"{input_shape} = {_describe(parts)}" if len(parts) > 1
@@ -71,7 +71,8 @@ def evaluate_layer(layers, index: int, parts, dtype, state=None, context="init_s
     def one_step(layer_state, x):
         key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
         if isinstance(layer, StatefulLayer) and layer_state is None:
-            layer_state = layer.init_state(x.shape, key=key)
+            shape = [a.shape for a in x] if isinstance(x, list) else x.shape
+            layer_state = layer.init_state(shape, key=key)
         return call_layer(layer, layer_state, x, key)[1]
 
     try:
@@ -87,17 +88,41 @@ def evaluate_output_shape(layers, index: int, parts, dtype, context="init_state"
     return evaluate_layer(layers, index, parts, dtype, None, context)
 
 
+def _as_shape(shape) -> Shape:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def given_input_parts(layers, index: int, given) -> List[Tuple[str, Shape]]:
+    """`shapes[index]` as input parts: one part, or one per entry for a layer
+    that receives a list."""
+    if receives_input_list(layers[index]):
+        if isinstance(given, int) or not all(isinstance(s, (int, tuple, list)) for s in given):
+            raise ValueError(
+                f"init_state: {_layer_name(layers, index)} receives a list of inputs, so "
+                f"shapes[{index}] must be a list with one shape per input, got {given!r}.")
+        return [(f"shapes[{index}][{k}]", _as_shape(s)) for k, s in enumerate(given)]
+    return [(f"shapes[{index}]", _as_shape(given))]
+
+
 def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[Shape],
-                        shapes: Optional[Sequence[Optional[Shape]]], dtype) -> List[Shape]:
-    """Every layer's output shape; `shapes[i]`, when given, must agree."""
+                        shapes: Optional[Sequence] = None, dtype=None) -> List[Shape]:
+    """Every layer's output shape.
+
+    `shapes[i]`, when given, is the shape of what layer `i` receives (its
+    input: an int `n` means `(n,)`; a list of shapes for a layer that
+    receives a list), as upstream SNNAX's examples pass it; it settles
+    feedback edges and must agree with the graph (SPEC.md §4.2).
+    """
     num_layers = struct.num_layers
-    given: Dict[int, Shape] = {}
+    given: Dict[int, list] = {}
     if shapes is not None:
         if len(shapes) != num_layers:
             raise ValueError(f"init_state: shapes has {len(shapes)} entries but the model "
                              f"has {num_layers} layers.")
-        given = {i: tuple(s) for i, s in enumerate(shapes) if s is not None}
-    known: Dict[int, Shape] = dict(given)
+        given = {i: given_input_parts(layers, i, s) for i, s in enumerate(shapes)
+                 if s is not None}
+    known: Dict[int, Shape] = {i: evaluate_output_shape(layers, i, parts, dtype)
+                               for i, parts in given.items()}
 
     for _ in range(num_layers + 1):
         changed = False
@@ -126,20 +151,30 @@ def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[S
             raise ValueError(
                 f"init_state: cannot infer the shapes around {_layer_name(layers, i)} "
                 f"(unknown: {', '.join(unknown) or f'layer {i}'}); pass "
-                "shapes=[output shape of each layer, or None] to init_state.")
+                "shapes=[input shape of each layer, or None] to init_state.")
+        if i in given:
+            received = ([shape for _, shape in parts] if receives_input_list(layers[i])
+                        else concatenated_shape(layers, i, parts))
+            expected = ([shape for _, shape in given[i]] if receives_input_list(layers[i])
+                        else given[i][0][1])
+            if received != expected:
+                raise ValueError(
+                    f"init_state: shapes[{i}] says {_layer_name(layers, i)} receives "
+                    f"{expected}, but the graph gives it {_describe(parts)}; shapes[{i}] is "
+                    "the shape of what the layer receives (SPEC.md §4.2): fix it or the graph.")
         shape = evaluate_output_shape(layers, i, parts, dtype)
         if shape != known[i]:
-            what = "shapes" if i in given else "the inferred shape"
             raise ValueError(
                 f"init_state: {_layer_name(layers, i)} outputs shape {shape} for its input "
-                f"{_describe(parts)}, but {what} is {known[i]}; fix shapes[{i}] "
-                "or the layers.")
+                f"{_describe(parts)}, but the inferred shape is {known[i]}; pass shapes=[input "
+                "shape of each layer, or None] to settle the feedback edges.")
     return [known[i] for i in range(num_layers)]
 
 
 def layer_input_shape(layers, struct, index, output_shapes, input_shapes):
-    """The shape of what layer `index` receives (a list of shapes for `Parallel`)."""
+    """The shape of what layer `index` receives (a list of shapes for a layer that
+    takes a list)."""
     parts = input_parts(struct, index, dict(enumerate(output_shapes)), input_shapes)
-    if isinstance(layers[index], Parallel):
+    if receives_input_list(layers[index]):
         return [shape for _, shape in parts]
     return concatenated_shape(layers, index, parts)

@@ -83,7 +83,25 @@ def load_adapter(spec: Optional[str] = None) -> Adapter:
     module = importlib.import_module(module_name)
     adapter = getattr(module, attr)
     # A class or a factory function is called; an adapter object is used as is.
-    return adapter if hasattr(adapter, "build") else adapter()
+    if isinstance(adapter, type) or not hasattr(adapter, "build"):
+        adapter = adapter()
+    return adapter
+
+
+def describe_load_error(impl: str, error: BaseException) -> str:
+    """Why adapter `impl` could not be loaded: the exception's type and
+    message (for `AdapterUnavailable`, its reason), then its causes."""
+    if isinstance(error, AdapterUnavailable):
+        lines = [f"adapter {impl} is unavailable here (AdapterUnavailable): {error}"]
+    else:
+        lines = [f"adapter {impl} cannot be loaded: {type(error).__name__}: {error}"]
+    seen = {id(error)}
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        lines.append(f"  caused by {type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    return "\n".join(lines)
 
 
 def read_deviations(path: Optional[Path]) -> List[Tuple[str, str]]:

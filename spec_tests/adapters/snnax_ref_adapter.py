@@ -152,8 +152,7 @@ class SnnaxStyleAdapter:
             jax.clear_caches()
         shapes = [tuple(s) for s in network.input_shapes]
         in_shape = shapes[0] if len(shapes) == 1 else shapes
-        output_shapes = network_output_shapes(network)
-        return self.cast(model.init_state(in_shape, shapes=output_shapes,
+        return self.cast(model.init_state(in_shape, shapes=layer_input_shapes(network),
                                           key=jax.random.PRNGKey(0)))
 
     def run(self, model, state, inputs, burnin):
@@ -212,6 +211,30 @@ def network_output_shapes(network: NetworkSpec):
     """Output shapes recorded on the description, when the strategy gave them."""
     shapes = getattr(network, "output_shapes", None)
     return None if shapes is None else [tuple(s) for s in shapes]
+
+
+def _receives_list(spec) -> bool:
+    return spec.kind == "Parallel" or (spec.kind == "CompoundLayer"
+                                       and spec.members[0].kind == "Parallel")
+
+
+def layer_input_shapes(network: NetworkSpec):
+    """`init_state`'s `shapes` (what each layer receives, SPEC.md §4.2), from the
+    output shapes recorded on the description; None when it records none."""
+    output_shapes = network_output_shapes(network)
+    if output_shapes is None:
+        return None
+    shapes = []
+    for i, spec in enumerate(network.layers):
+        parts = [output_shapes[j] for j in network.input_connectivity[i]]
+        parts += [tuple(network.input_shapes[k]) for k in network.input_layer_ids[i]]
+        if _receives_list(spec):
+            shapes.append(parts)
+        elif len(parts) == 1:
+            shapes.append(parts[0])
+        else:
+            shapes.append((sum(p[0] for p in parts),) + tuple(parts[0][1:]))
+    return shapes
 
 
 def _make_adapter(**model_options):

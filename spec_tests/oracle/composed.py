@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec_tests.oracle.alternatives import alternative_neuron_step
 from spec_tests.oracle.defaults import clamp, param, threshold_of
 from spec_tests.oracle.neurons import NEURON_FUNCTIONS, STATE_NAMES
+from spec_tests.oracle.shapes import receives_list
 from spec_tests.oracle.spikes import heaviside
 from spec_tests.oracle.stateless import STATELESS_FUNCTIONS, apply_stateless
 
@@ -107,13 +109,17 @@ def step_layer(layer, state, x):
     if len(state) != state_size(layer):
         raise ValueError(f"{layer.kind}: expected {state_size(layer)} state arrays, "
                          f"got {len(state)}")
-    if layer.kind == "Parallel":
+    if receives_list(layer):
         if not isinstance(x, (list, tuple)):
-            raise ValueError("Parallel: expects a list of inputs, got one array")
-        return parallel(layer, state, [np.asarray(v, dtype=np.float64) for v in x])
+            raise ValueError(f"{layer.kind}: expects a list of inputs, got one array")
+        x = [np.asarray(v, dtype=np.float64) for v in x]
+        if layer.kind == "Parallel":
+            return parallel(layer, state, x)
+        return compound(layer, state, x)
     x = np.asarray(x, dtype=np.float64)
     if layer.kind in NEURON_FUNCTIONS:
-        return NEURON_FUNCTIONS[layer.kind](layer, state, x)
+        step = alternative_neuron_step(layer.kind) or NEURON_FUNCTIONS[layer.kind]
+        return step(layer, state, x)
     if layer.kind == "SRM":
         return srm(layer, state, x)
     if layer.kind in ("CompoundLayer", "ResNetBlock"):

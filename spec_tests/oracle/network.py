@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, RunResult
-from spec_tests.oracle.composed import step_layer
-from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state
+from spec_tests.oracle.composed import state_size, step_layer
+from spec_tests.oracle.defaults import active_semantics, semantics_in_force
+from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_list
 from spec_tests.oracle.spikes import is_near_threshold
 
 
@@ -53,13 +54,33 @@ def validate_network(network) -> None:
 
 
 def initial_state(network):
-    """SPEC's default (states, outputs): per layer its flat state list and a zero output."""
+    """SPEC's default (states, outputs): per layer its flat state list and its
+    output before the first step (SPEC 4.2).
+
+    A stateful layer's initial output is zeros. A stateless layer's is the
+    layer applied, in index order, to its initial input: the initial outputs
+    of the layers it reads with a lower index or that are stateful, zeros for
+    a stateless layer it reads with an index >= its own, and zeros for the
+    external inputs.
+    """
     validate_network(network)
     input_shapes, output_shapes = infer_network_shapes(network)
     states = [initial_layer_state(layer, shape)
               for layer, shape in zip(network.layers, input_shapes)]
     outputs = [np.zeros(shape) for shape in output_shapes]
+    for i, layer in enumerate(network.layers):
+        if is_stateful(layer):
+            continue
+        parts = [outputs[j] if (j < i or is_stateful(network.layers[j]))
+                 else np.zeros(output_shapes[j]) for j in network.input_connectivity[i]]
+        parts += [np.zeros(tuple(network.input_shapes[k])) for k in network.input_layer_ids[i]]
+        _, outputs[i], _ = step_layer(layer, [], combine_parts(layer, parts))
     return states, outputs
+
+
+def is_stateful(layer) -> bool:
+    """Whether the layer carries state between steps (its flat state is not empty)."""
+    return state_size(layer) > 0
 
 
 def checked_initial(network, initial_states, initial_outputs):
@@ -113,25 +134,40 @@ def reads_current_step(forward: str, source: int, target: int) -> bool:
 
 
 def layer_input(network, forward, i, current_outputs, previous_outputs, step_inputs):
-    """The list of parts layer i receives: connected layers in order, then external inputs."""
+    """The list of parts layer i receives: connected layers in order, then external inputs.
+
+    (An alternative `Semantics` in force may override `forward` and the order.)
+    """
+    forward = active_semantics().edges or forward
     parts = []
     for j in network.input_connectivity[i]:
         current = reads_current_step(forward, j, i)
         parts.append(current_outputs[j] if current else previous_outputs[j])
     parts += [step_inputs[k] for k in network.input_layer_ids[i]]
-    return parts
+    return ordered_parts(parts, len(network.input_connectivity[i]), active_semantics())
 
 
 def combine_parts(layer, parts):
-    """A Parallel layer gets the list, one part is passed unchanged, several are concatenated."""
-    if layer.kind == "Parallel":
+    """A Parallel layer (or a CompoundLayer headed by one) gets the list, one part
+    is passed unchanged, several are concatenated."""
+    if receives_list(layer):
         return list(parts)
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts, axis=0)
 
 
-def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=None) -> RunResult:
+def ordered_parts(parts, num_connected: int, semantics):
+    """SPEC's order (connected layers, then external inputs), or an alternative's."""
+    if semantics.input_order == "external_first":
+        return parts[num_connected:] + parts[:num_connected]
+    if semantics.input_order == "reversed":
+        return parts[::-1]
+    return parts
+
+
+def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=None,
+        semantics=None) -> RunResult:
     """Run `run_spec` and return its RunResult, in float64.
 
     `initial_states` / `initial_outputs`: per layer, the flat state list and
@@ -143,7 +179,13 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
     m - threshold, SRM's V - threshold, spiking pools' pooled - threshold,
     inside composed layers too) received an argument with
     |argument| < margin * max(1, |threshold|).
+
+    `semantics`: None runs SPEC (or the semantics already in force); a
+    `defaults.Semantics` (see `alternatives.py`) runs that alternative instead.
     """
+    if semantics is not None:
+        with semantics_in_force(semantics):
+            return run(run_spec, margin, initial_states, initial_outputs)
     network = run_spec.network
     inputs, steps = checked_inputs(run_spec)
     states, previous_outputs = checked_initial(network, initial_states, initial_outputs)

@@ -14,7 +14,7 @@ import numpy as np
 
 from spec_tests.oracle.defaults import hyper, threshold_of
 from spec_tests.oracle.tangent_rules import (
-    clamp_pair, decay_pair, param_pair, reset_tangent, spike_pair)
+    clamp_pair, decay_pair, first_entry_pair, param_pair, reset_tangent, spike_pair)
 
 
 def _decay_step(a, da, old, d_old, new_input, d_new_input):
@@ -123,9 +123,9 @@ def adaptive_lif(layer, state, dstate, x, dx, dparams):
     """
     (V, A, _), (dV, dA, _) = state, dstate
     a, da = decay_pair(layer, dparams, 0)
-    b, db = clamp_pair(0.5, *param_pair(layer, dparams, "ada_decay_constant"), 1.0)
-    c, dc = clamp_pair(-1.0, *param_pair(layer, dparams, "ada_coupling_var"), 1.0)
-    d, dd = clamp_pair(0.0, *param_pair(layer, dparams, "ada_step_val"), 2.0)
+    b, db = clamp_pair(0.5, *first_entry_pair(layer, dparams, "ada_decay_constant"), 1.0)
+    c, dc = clamp_pair(-1.0, *first_entry_pair(layer, dparams, "ada_coupling_var"), 1.0)
+    d, dd = clamp_pair(0.0, *first_entry_pair(layer, dparams, "ada_step_val"), 2.0)
     threshold = threshold_of(layer)
     V, dV = _decay_step(a, da, V, dV, x + A, dx + dA)
     S, dS = spike_pair(layer, V - threshold, dV)
@@ -158,15 +158,15 @@ def spike_counter(layer, state, dstate, x, dx, dparams):
 
 
 def batch_norm(layer, state, dstate, x, dx, dparams):
-    """mean = (1-w)*mean + w*x;  var = (1-w)*var + w*(x - mean)**2;
+    """mean = w*mean + (1-w)*x;  var = w*var + (1-w)*(x - mean)**2;
     y = gamma*(x - mean)/sqrt(var + eps)."""
     (mean, var), (dmean, dvar) = state, dstate
     w, eps = float(hyper(layer, "forget_weight")), float(hyper(layer, "eps"))
     gamma, dgamma = param_pair(layer, dparams, "gamma")
-    mean, dmean = (1.0 - w) * mean + w * x, (1.0 - w) * dmean + w * dx
+    mean, dmean = w * mean + (1.0 - w) * x, w * dmean + (1.0 - w) * dx
     centred, dcentred = x - mean, dx - dmean
-    var, dvar = ((1.0 - w) * var + w * centred ** 2,
-                 (1.0 - w) * dvar + 2.0 * w * centred * dcentred)
+    var, dvar = (w * var + (1.0 - w) * centred ** 2,
+                 w * dvar + 2.0 * (1.0 - w) * centred * dcentred)
     scale = np.sqrt(var + eps)
     dscale = dvar / (2.0 * scale)
     y = gamma * centred / scale

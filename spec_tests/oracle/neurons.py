@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec_tests.oracle.defaults import clamp, hyper, param, threshold_of
+from spec_tests.oracle.defaults import clamp, first_entry, hyper, param, threshold_of
 from spec_tests.oracle.spikes import heaviside
 
 # The state arrays of each neuron kind, in SPEC order.
@@ -140,15 +140,16 @@ def adaptive_lif(layer, state, x):
     """V = a*V + (1-a)*(x + A);  S = H(V - threshold);
     A = (1-b)*c*V + b*A - d*S  (V before the reset);  reset as SimpleIAF.
 
-    a = clamp(0.5, dc[0], 1), b = clamp(0.5, ada_decay_constant, 1),
-    c = clamp(-1, ada_coupling_var, 1), d = clamp(0, ada_step_val, 2).
+    a = clamp(0.5, dc[0], 1), b = clamp(0.5, ada_decay_constant[0], 1),
+    c = clamp(-1, ada_coupling_var[0], 1), d = clamp(0, ada_step_val[0], 2):
+    each ada_* holds one entry for the layer (per neuron under it).
     """
     membrane, adaptation, _ = state
     threshold = threshold_of(layer)
     a = _decay(layer, 0)
-    b = clamp(0.5, param(layer, "ada_decay_constant"), 1.0)
-    c = clamp(-1.0, param(layer, "ada_coupling_var"), 1.0)
-    d = clamp(0.0, param(layer, "ada_step_val"), 2.0)
+    b = clamp(0.5, first_entry(param(layer, "ada_decay_constant")), 1.0)
+    c = clamp(-1.0, first_entry(param(layer, "ada_coupling_var")), 1.0)
+    d = clamp(0.0, first_entry(param(layer, "ada_step_val")), 2.0)
     membrane = a * membrane + (1.0 - a) * (x + adaptation)
     argument = membrane - threshold
     spikes = heaviside(argument)
@@ -186,16 +187,16 @@ def spike_counter(layer, state, x):
 def batch_norm(layer, state, x):
     """Running statistics over time, each update reading the updated mean:
 
-        mean = (1 - w)*mean + w*x
-        var  = (1 - w)*var  + w*(x - mean)**2
+        mean = w*mean + (1 - w)*x
+        var  = w*var  + (1 - w)*(x - mean)**2
         y    = gamma * (x - mean) / sqrt(var + eps)       (w = forget_weight)
     """
     mean, variance = state
     w = float(hyper(layer, "forget_weight"))
     eps = float(hyper(layer, "eps"))
     gamma = param(layer, "gamma")
-    mean = (1.0 - w) * mean + w * x
-    variance = (1.0 - w) * variance + w * (x - mean) ** 2
+    mean = w * mean + (1.0 - w) * x
+    variance = w * variance + (1.0 - w) * (x - mean) ** 2
     y = gamma * (x - mean) / np.sqrt(variance + eps)
     return [mean, variance], y, []
 

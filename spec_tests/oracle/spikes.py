@@ -26,9 +26,9 @@ def _superspike(beta: float, x: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(beta: float, x: np.ndarray) -> np.ndarray:
-    """dH/dx = beta * s * (1 - s), s = sigmoid(beta*x) (the derivative of sigmoid(beta*x))."""
+    """dH/dx = s * (1 - beta*s), s = sigmoid(beta*x) (the documented formula)."""
     s = 0.5 * (1.0 + np.tanh(0.5 * beta * x))  # sigmoid, without overflow
-    return beta * s * (1.0 - s)
+    return s * (1.0 - beta * s)
 
 
 def _piecewise(beta: float, x: np.ndarray) -> np.ndarray:

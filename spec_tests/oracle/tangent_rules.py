@@ -7,8 +7,9 @@ JAX's autodiff computes them:
 - spikes: S = H(u), dS = h(u) * du with h the spike function's surrogate
   derivative (`spikes.surrogate_derivative`);
 - max(v, lo) has derivative 1 where v > lo, 0 where v < lo and 1/2 where
-  v == lo (and min likewise), so clamp(lo, v, hi) = min(max(v, lo), hi) has
-  derivative 1/2 exactly on a boundary;
+  v == lo (and min likewise), JAX's rule for `maximum`/`minimum`;
+- clamp(lo, v, hi) has derivative 1 strictly inside (lo, hi) and 0 on or
+  outside a bound (JAX's rule for `lax.clamp`, which SNNAX clamps with);
 - sg(v) and R(v) with stop_reset_grad have tangent zero.
 """
 
@@ -36,9 +37,10 @@ def minimum_pair(value, tangent, other):
 
 
 def clamp_pair(low, value, tangent, high):
-    """clamp(lo, v, hi) = min(max(v, lo), hi) and its tangent."""
-    value, tangent = maximum_pair(value, tangent, low)
-    return minimum_pair(value, tangent, high)
+    """clamp(lo, v, hi) = min(max(v, lo), hi) and its tangent: v's tangent
+    strictly inside (lo, hi), zero on a bound and outside."""
+    inside = (value > low) & (value < high)
+    return np.minimum(np.maximum(value, low), high), np.where(inside, tangent, 0.0)
 
 
 def spike_pair(layer, argument, argument_tangent):
@@ -66,6 +68,12 @@ def optional_param_pair(layer, param_tangents, name):
     if layer.params.get(name) is None:
         return None, None
     return param_pair(layer, param_tangents, name)
+
+
+def first_entry_pair(layer, param_tangents, name):
+    """A one-entry parameter's entry [0] (a scalar is its own entry) and its tangent."""
+    value, tangent = param_pair(layer, param_tangents, name)
+    return (value[0], tangent[0]) if value.ndim else (value, tangent)
 
 
 def decay_pair(layer, param_tangents, k, clamped=True):

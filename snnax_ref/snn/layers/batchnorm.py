@@ -14,8 +14,11 @@ class BatchNormLayer(StatefulLayer):
     """Per-feature normalisation with exponential running statistics.
     State `[mean, var]` (var starts at one); the output is `y`.
 
-        mean = (1 - forget_weight)*mean + forget_weight*x
-        var  = (1 - forget_weight)*var  + forget_weight*(x - mean)**2
+        mean = forget_weight*mean + (1 - forget_weight)*x
+        var  = forget_weight*var  + (1 - forget_weight)*(x - mean)**2
+
+    `forget_weight` is the weight of the previous statistics, as the
+    documentation defines it.
         y    = gamma * (x - mean) / sqrt(var + eps)
     """
 
@@ -26,8 +29,8 @@ class BatchNormLayer(StatefulLayer):
     def __init__(self, eps=1e-5, forget_weight=0.1, gamma=0.8, init_fn=None,
                  shape=None, key=None) -> None:
         super().__init__(init_fn, shape)
-        if not 0.0 < forget_weight <= 1.0:
-            raise ValueError(f"BatchNormLayer: forget_weight must lie in (0, 1], got {forget_weight}")
+        if not 0.0 <= forget_weight <= 1.0:
+            raise ValueError(f"BatchNormLayer: forget_weight must lie in [0, 1], got {forget_weight}")
         self.eps = float(eps)
         self.forget_weight = float(forget_weight)
         self.gamma = as_parameter(gamma, self.shape)
@@ -37,7 +40,7 @@ class BatchNormLayer(StatefulLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         mean, var = state
-        mean = (1.0 - self.forget_weight) * mean + self.forget_weight * synaptic_input
-        var = (1.0 - self.forget_weight) * var + self.forget_weight * (synaptic_input - mean) ** 2
+        mean = self.forget_weight * mean + (1.0 - self.forget_weight) * synaptic_input
+        var = self.forget_weight * var + (1.0 - self.forget_weight) * (synaptic_input - mean) ** 2
         normalised = self.gamma * (synaptic_input - mean) / jnp.sqrt(var + self.eps)
         return [mean, var], normalised

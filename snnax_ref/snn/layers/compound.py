@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jrand
 from jax import Array
 
+from .parallel import Parallel
 from .stateful import StatefulLayer, call_layer
 
 
@@ -15,17 +16,37 @@ def _split(key: Optional[Array], count: int):
     return [None] * count if key is None else list(jrand.split(key, count))
 
 
+def _is_shape_list(shape) -> bool:
+    return isinstance(shape, list)
+
+
 def output_shape(layer, input_shape, dtype=None):
-    """The shape of `layer`'s output for one input of `input_shape` (abstract)."""
+    """The shape of `layer`'s output for one input of `input_shape` (abstract);
+    `input_shape` is a list of shapes for a layer that receives a list."""
     dtype = jnp.zeros(()).dtype if dtype is None else dtype
-    mock_input = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
+    if _is_shape_list(input_shape):
+        mock_input = [jax.ShapeDtypeStruct(tuple(s), dtype) for s in input_shape]
+    else:
+        mock_input = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
 
     def one_step(x):
         key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
-        state = layer.init_state(x.shape, key=key) if isinstance(layer, StatefulLayer) else None
+        state = (layer.init_state(input_shape if _is_shape_list(input_shape) else x.shape,
+                                  key=key)
+                 if isinstance(layer, StatefulLayer) else None)
         return call_layer(layer, state, x, key)[1]
 
     return tuple(eqx.filter_eval_shape(one_step, mock_input).shape)
+
+
+def receives_input_list(layer) -> bool:
+    """Whether `layer` takes its several inputs as a list, one per input, rather
+    than concatenated (SPEC.md §4.3): a `Parallel`, or a `CompoundLayer`
+    headed by one (upstream's recurrent idiom
+    `CompoundLayer(Parallel([feed_forward, recurrent]), ...)`)."""
+    if isinstance(layer, Parallel):
+        return True
+    return type(layer) is CompoundLayer and isinstance(layer.layers[0], Parallel)
 
 
 class CompoundLayer(StatefulLayer):
@@ -44,6 +65,7 @@ class CompoundLayer(StatefulLayer):
         self.layers = list(layers)
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`shape`: the input's shape (a list of shapes when headed by a `Parallel`)."""
         states = []
         for member, member_key in zip(self.layers, _split(key, len(self.layers))):
             if isinstance(member, StatefulLayer):

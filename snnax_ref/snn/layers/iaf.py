@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from ...functional.surrogate import superspike_surrogate
-from .spiking import SpikingLayer, as_parameter, clamp
+from .spiking import SpikingLayer, as_parameter, clamp, layer_constants
 
 
 class SimpleIAF(SpikingLayer):
@@ -20,7 +20,7 @@ class SimpleIAF(SpikingLayer):
     leak: Array
 
     def __init__(self, leak=0.0, threshold=1.0, spike_fn=superspike_surrogate(10.0), stop_reset_grad=True,
-                 reset_val=None, init_fn=None, shape=None, key=None) -> None:
+                 reset_val=None, shape=None, init_fn=None, key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad,
                          reset_val, init_fn, shape)
         self.leak = as_parameter(leak, self.shape)
@@ -55,7 +55,8 @@ class IAF(SpikingLayer):
                  key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad,
                          reset_val, init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
+        self.decay_constants = layer_constants(decay_constants, self.shape,
+                                               ("synaptic current decay",), "IAF")
         self.leak = as_parameter(leak, self.shape)
 
     def init_state(self, shape, key=None, *args, **kwargs):

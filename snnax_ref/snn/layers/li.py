@@ -5,7 +5,7 @@ from typing import Optional
 from jax import Array
 
 from .stateful import StatefulLayer
-from .spiking import as_parameter, clamp
+from .spiking import clamp, layer_constants
 
 
 class SimpleLI(StatefulLayer):
@@ -19,7 +19,8 @@ class SimpleLI(StatefulLayer):
 
     def __init__(self, decay_constants=(0.95,), init_fn=None, shape=None, key=None) -> None:
         super().__init__(init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
+        self.decay_constants = layer_constants(decay_constants, self.shape,
+                                               ("membrane decay",), "SimpleLI")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs)]

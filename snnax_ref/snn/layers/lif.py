@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 
 from ...functional.surrogate import superspike_surrogate
-from .spiking import SpikingLayer, as_parameter, clamp
+from .spiking import SpikingLayer, as_parameter, clamp, layer_constants
 
 
 class SimpleLIF(SpikingLayer):
@@ -25,7 +25,8 @@ class SimpleLIF(SpikingLayer):
                  threshold=1.0, stop_reset_grad=True, reset_val=None, init_fn=None,
                  shape=None, key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
+        self.decay_constants = layer_constants(decay_constants, self.shape, ("membrane decay",),
+                                               "SimpleLIF")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape)]
@@ -60,7 +61,9 @@ class LIF(SpikingLayer):
                  threshold=1.0, stop_reset_grad=True, reset_val=None, init_fn=None,
                  shape=None, key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
+        self.decay_constants = layer_constants(
+            decay_constants, self.shape, ("membrane decay", "synaptic current decay"),
+            type(self).__name__)
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
@@ -98,8 +101,11 @@ class AdaptiveLIF(SpikingLayer):
     """LIF with an adaptation variable fed back into the membrane.
     State `[V, A, S]`.
 
-        a = clamp(0.5, dc[0], 1);             b = clamp(0.5, ada_decay_constant, 1)
-        c = clamp(-1, ada_coupling_var, 1);   d = clamp(0, ada_step_val, 2)
+        a = clamp(0.5, dc[0], 1);                b = clamp(0.5, ada_decay_constant[0], 1)
+        c = clamp(-1, ada_coupling_var[0], 1);   d = clamp(0, ada_step_val[0], 2)
+
+    Each `ada_*` parameter holds one value for the layer (read as element
+    `[0]`, as upstream does; per-neuron with `shape`).
         V = a*V + (1 - a)*(x + A)
         S = H(V - threshold)
         A = (1 - b)*c*V + b*A - d*sg(S)       (V before its reset)
@@ -111,15 +117,21 @@ class AdaptiveLIF(SpikingLayer):
     ada_step_val: Array
     ada_coupling_var: Array
 
-    def __init__(self, decay_constants=(0.95,), ada_decay_constant=0.8, ada_step_val=1.0,
-                 ada_coupling_var=0.5, spike_fn=superspike_surrogate(10.0), threshold=1.0,
+    def __init__(self, decay_constants=(0.95,), ada_decay_constant=(0.8,), ada_step_val=(1.0,),
+                 ada_coupling_var=(0.5,), spike_fn=superspike_surrogate(10.0), threshold=1.0,
                  stop_reset_grad=True, reset_val=None, init_fn=None, shape=None,
                  key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
-        self.ada_decay_constant = as_parameter(ada_decay_constant, self.shape)
-        self.ada_step_val = as_parameter(ada_step_val, self.shape)
-        self.ada_coupling_var = as_parameter(ada_coupling_var, self.shape)
+        self.decay_constants = layer_constants(decay_constants, self.shape,
+                                               ("membrane decay",), "AdaptiveLIF")
+        self.ada_decay_constant = layer_constants(ada_decay_constant, self.shape,
+                                                  ("adaptation decay",), "AdaptiveLIF",
+                                                  "ada_decay_constant")
+        self.ada_step_val = layer_constants(ada_step_val, self.shape, ("adaptation step",),
+                                            "AdaptiveLIF", "ada_step_val")
+        self.ada_coupling_var = layer_constants(ada_coupling_var, self.shape,
+                                                ("adaptation coupling",), "AdaptiveLIF",
+                                                "ada_coupling_var")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
@@ -127,9 +139,9 @@ class AdaptiveLIF(SpikingLayer):
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, adaptation, _ = state
         membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
-        adaptation_decay = clamp(0.5, self.ada_decay_constant, 1.0)
-        coupling = clamp(-1.0, self.ada_coupling_var, 1.0)
-        step = clamp(0.0, self.ada_step_val, 2.0)
+        adaptation_decay = clamp(0.5, self.ada_decay_constant[0], 1.0)
+        coupling = clamp(-1.0, self.ada_coupling_var[0], 1.0)
+        step = clamp(0.0, self.ada_step_val[0], 2.0)
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * (synaptic_input + adaptation)
         spikes = self.spike_fn(membrane - self.threshold)
         adaptation = ((1.0 - adaptation_decay) * coupling * membrane

@@ -3,6 +3,7 @@
 from typing import Optional, Sequence
 
 import equinox as eqx
+import jax.random as jrand
 from jax import Array
 
 
@@ -12,18 +13,34 @@ class Parallel(eqx.Module):
     In a `StatefulModel` graph a `Parallel` layer receives the list of its
     inputs (connected layers, then external inputs) instead of their
     concatenation (SPEC.md §4.3).
+
+    Members are stateless: `Parallel` carries no state, and upstream SNNAX
+    calls each member as `layer(x)`, which a `StatefulLayer` cannot take
+    (SPEC.md §5). Put stateful layers after the `Parallel`, e.g. in a
+    `CompoundLayer(Parallel([...]), snn.LIF())`.
     """
 
     layers: list
 
     def __init__(self, layers: Sequence[eqx.Module]) -> None:
+        from .stateful import StatefulLayer  # a leaf module: imported late
         self.layers = list(layers)
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, StatefulLayer):
+                raise ValueError(
+                    f"Parallel: layers[{k}] ({type(layer).__name__}) is stateful; Parallel "
+                    "members must be stateless (SPEC.md §5). Put the stateful layer after "
+                    "the Parallel, e.g. CompoundLayer(Parallel([...]), LIF()).")
 
     def __call__(self, inputs: Sequence[Array], *, key: Optional[Array] = None) -> Array:
         if len(inputs) != len(self.layers):
             raise ValueError(f"Parallel has {len(self.layers)} layers but received "
                              f"{len(inputs)} inputs; give one input per layer.")
-        results = [layer(x) for layer, x in zip(self.layers, inputs)]
+        if key is None:
+            results = [layer(x) for layer, x in zip(self.layers, inputs)]
+        else:  # one key per member, as CompoundLayer splits its key
+            keys = jrand.split(key, len(self.layers))
+            results = [layer(x, key=k) for layer, x, k in zip(self.layers, inputs, keys)]
         total = results[0]
         for result in results[1:]:
             total = total + result

@@ -5,7 +5,7 @@ from typing import Optional
 import equinox as eqx
 from jax import Array
 
-from ...functional.surrogate import superspike_surrogate
+from ...functional.surrogate import SpikeFn, superspike_surrogate
 
 
 class SpikingMaxPool1d(eqx.Module):
@@ -13,7 +13,7 @@ class SpikingMaxPool1d(eqx.Module):
 
     pool: eqx.nn.MaxPool1d
     threshold: float = eqx.field(static=True)
-    spike_fn: object
+    spike_fn: SpikeFn
 
     def __init__(self, kernel_size, stride=1, padding=0, *, threshold=1.0,
                  spike_fn=superspike_surrogate(10.0)) -> None:
@@ -30,7 +30,7 @@ class SpikingMaxPool2d(eqx.Module):
 
     pool: eqx.nn.MaxPool2d
     threshold: float = eqx.field(static=True)
-    spike_fn: object
+    spike_fn: SpikeFn
 
     def __init__(self, kernel_size, stride=1, padding=0, *, threshold=1.0,
                  spike_fn=superspike_surrogate(10.0)) -> None:

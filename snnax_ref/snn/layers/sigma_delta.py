@@ -5,8 +5,8 @@ from typing import Optional
 import jax.numpy as jnp
 from jax import Array
 
-from ...functional.surrogate import superspike_surrogate
-from .spiking import as_parameter
+from ...functional.surrogate import SpikeFn, superspike_surrogate
+from .spiking import layer_constants
 from .stateful import StatefulLayer
 
 
@@ -23,23 +23,22 @@ class SigmaDelta(StatefulLayer):
 
     decay_constants: Array
     threshold: Array | float
-    spike_fn: object
+    spike_fn: SpikeFn
 
     def __init__(self, decay_constants=(0.95, 0.95, 0.95), threshold=1.0,
                  spike_fn=superspike_surrogate(10.0), init_fn=None, shape=None,
                  key=None) -> None:
         super().__init__(init_fn, shape)
-        self.decay_constants = as_parameter(decay_constants, self.shape)
-        if self.decay_constants.shape[:1] != (3,):
-            raise ValueError(
-                "SigmaDelta: decay_constants must hold [input_decay, membrane_decay, "
-                f"feedback_decay], got shape {self.decay_constants.shape}")
+        self.decay_constants = layer_constants(
+            decay_constants, self.shape, ("input_decay", "membrane_decay", "feedback_decay"),
+            "SigmaDelta")
         self.threshold = threshold
         self.spike_fn = spike_fn
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        # init_fn initialises the membrane, as in every other neuron (SPEC.md §3.8).
         zeros = jnp.zeros(shape)
-        return [self.init_fn(shape, key, *args, **kwargs), zeros, zeros, zeros, zeros]
+        return [zeros, zeros, self.init_fn(shape, key, *args, **kwargs), zeros, zeros]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         sigma, error, membrane, feedback, _ = state

@@ -15,7 +15,7 @@ class SpikeCounter(StatefulLayer):
         count = count + x
     """
 
-    def __init__(self, shape=None, **kwargs) -> None:
+    def __init__(self, shape=None) -> None:
         super().__init__(None, shape)
 
     def init_state(self, shape, key=None, *args, **kwargs):

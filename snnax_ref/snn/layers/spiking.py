@@ -4,20 +4,45 @@ from typing import Callable, Optional
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
-from .stateful import StatefulLayer, StateShape
+from .stateful import StatefulLayer, StateShape, TrainableArray
 
 
 def clamp(low: float, value: Array, high: float) -> Array:
-    """`min(max(value, low), high)`."""
-    return jnp.clip(value, low, high)
+    """`min(max(value, low), high)`; its derivative is 0 at either bound.
+
+    `lax.clamp`, as upstream SNNAX clamps (SPEC.md §6): a constant sitting
+    exactly on a bound (a decay of 1.0) gets no gradient.
+    """
+    return lax.clamp(low, value, high)
 
 
 def as_parameter(value, shape: Optional[StateShape]) -> Array:
     """A trainable float array laid out as `StatefulLayer.init_parameters` does."""
     return StatefulLayer.init_parameters(value, shape).data
+
+
+def layer_constants(value, shape: Optional[StateShape], names: tuple, owner: str,
+                    field: str = "decay_constants") -> Array:
+    """Per-layer constants read as `value[k]`, one entry per name in `names`.
+
+    A scalar is the documented form of a single constant (`SimpleLIF(0.9)`);
+    any other count is an error naming the layer, since upstream would
+    silently read the first entries (SPEC.md §3).
+    """
+    if isinstance(value, TrainableArray):
+        value = value.value
+    if not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
+        value = [value]
+    values = as_parameter(value, shape)
+    if values.shape[0] != len(names):
+        raise ValueError(
+            f"{owner}: {field} needs {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
+            f"({', '.join(names)}), got {values.shape[0]} (shape {values.shape}).")
+    return values
 
 
 class SpikingLayer(StatefulLayer):

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
-from ...functional.surrogate import superspike_surrogate
-from .spiking import as_parameter, clamp
-from .stateful import StatefulLayer
+from ...functional.surrogate import SpikeFn, superspike_surrogate
+from .spiking import clamp, layer_constants
+from .stateful import StatefulLayer, TrainableArray
 
 
 class SRM(StatefulLayer):
@@ -25,29 +25,36 @@ class SRM(StatefulLayer):
         V = layer(q) - rv*r
         S = H(V - threshold)
 
-    `reset_val=None` means `rv = 0` (no refractoriness).
+    `reset_val=None` means `rv = 0` (no refractoriness), frozen; a given
+    `reset_val` is one trainable value for the layer. The state holds no
+    membrane, so an `init_fn` is refused (SPEC.md §3.9).
     """
 
     layer: eqx.Module
     decay_constants: Array
     r_decay_constants: Array
-    reset_val: Array
+    reset_val: TrainableArray
     threshold: Array | float
-    spike_fn: object
+    spike_fn: SpikeFn
     stop_reset_grad: bool = eqx.field(static=True)
 
     def __init__(self, layer: eqx.Module, decay_constants=(0.95, 0.9),
                  r_decay_constants=(0.9,), spike_fn=superspike_surrogate(10.0),
                  threshold=1.0, reset_val=None, stop_reset_grad=True, init_fn=None,
                  input_shape=None, shape=None, key=None) -> None:
-        super().__init__(init_fn, shape)
+        if init_fn is not None:
+            raise ValueError("SRM: its state [p, q, r, S] holds no membrane for init_fn to "
+                             "initialise; every component starts at zero (SPEC.md §3.9).")
+        super().__init__(None, shape)
         self.layer = layer
-        self.decay_constants = as_parameter(decay_constants, input_shape)
-        self.r_decay_constants = as_parameter(r_decay_constants, self.shape)
-        self.reset_val = as_parameter(0.0 if reset_val is None else reset_val, None)
-        if self.reset_val.size != 1:
-            raise ValueError(f"SRM: reset_val must be one scalar for the layer, got shape "
-                             f"{self.reset_val.shape}")
+        self.decay_constants = layer_constants(
+            decay_constants, input_shape, ("input trace decay", "filtered input decay"), "SRM")
+        self.r_decay_constants = layer_constants(r_decay_constants, self.shape,
+                                                 ("refractory decay",), "SRM",
+                                                 "r_decay_constants")
+        values = layer_constants(0.0 if reset_val is None else reset_val, None,
+                                 ("reset value",), "SRM", "reset_val")
+        self.reset_val = TrainableArray(values, requires_grad=reset_val is not None)
         self.threshold = threshold
         self.spike_fn = spike_fn
         self.stop_reset_grad = bool(stop_reset_grad)
@@ -58,7 +65,7 @@ class SRM(StatefulLayer):
 
     def init_state(self, shape, key=None, *args, **kwargs):
         output_shape = self._output_shape(shape)
-        return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape),
+        return [jnp.zeros(shape), jnp.zeros(shape),
                 jnp.zeros(output_shape), jnp.zeros(output_shape)]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
@@ -66,7 +73,7 @@ class SRM(StatefulLayer):
         p_decay = clamp(0.5, self.decay_constants[0], 1.0)
         q_decay = clamp(0.5, self.decay_constants[1], 1.0)
         refractory_decay = clamp(0.5, self.r_decay_constants[0], 1.0)
-        reset_val = clamp(0.0, self.reset_val.reshape(-1)[0], 2.0)
+        reset_val = clamp(0.0, self.reset_val.data[0], 2.0)
         p = p_decay * p + (1.0 - p_decay) * synaptic_input
         q = q_decay * q + (1.0 - q_decay) * p
         refractory = refractory_decay * refractory + reset_val * lax.stop_gradient(previous_spikes)

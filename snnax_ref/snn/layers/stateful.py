@@ -4,6 +4,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 
 StateShape = Union[Sequence[int], int]
@@ -35,10 +36,28 @@ class TrainableArray(eqx.Module):
 
 
 def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
+    if isinstance(parameters, TrainableArray):
+        parameters = parameters.value
+    shape = None if shape is None else (shape,) if isinstance(shape, int) else tuple(shape)
+    if isinstance(parameters, (list, tuple)) and any(np.ndim(p) > 0 for p in parameters):
+        # One array per entry (e.g. a per-neuron membrane decay, then a
+        # per-neuron current decay): stacked along a new axis 0.
+        entries = [jnp.asarray(p, dtype=float) for p in parameters]
+        if shape is not None:
+            for k, entry in enumerate(entries):
+                if entry.ndim and entry.shape != shape:
+                    raise ValueError(
+                        f"init_parameters: entry {k} has shape {entry.shape}, but the "
+                        f"layer's shape is {shape}; give every entry that shape or a scalar.")
+            entries = [jnp.broadcast_to(entry, shape) for entry in entries]
+        try:
+            return jnp.stack(jnp.broadcast_arrays(*entries))
+        except ValueError:
+            raise ValueError(f"init_parameters: the entries' shapes "
+                             f"{[e.shape for e in entries]} do not broadcast together.") from None
     values = jnp.asarray(parameters, dtype=float)
     if shape is None:
         return values
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if values.ndim == 0:
         return jnp.broadcast_to(values, shape)
     if values.shape == shape:
@@ -82,8 +101,13 @@ class StatefulLayer(eqx.Module):
         """Parameters as a `TrainableArray` (read them with `.data`).
 
         A scalar is broadcast to `shape`; `k` per-component constants with a
-        `shape` other than `(k,)` become an array of shape `(k, *shape)`.
+        `shape` other than `(k,)` become an array of shape `(k, *shape)`; a
+        list of `k` arrays (one per component) is stacked to `(k, *shape)`; a
+        `TrainableArray` contributes its value, frozen if either it or
+        `requires_grad` says so.
         """
+        if isinstance(parameters, TrainableArray):
+            requires_grad = requires_grad and parameters.requires_grad
         return TrainableArray(_as_parameter_array(parameters, shape), requires_grad)
 
     def init_state(self, shape: StateShape, key: Optional[Array] = None,

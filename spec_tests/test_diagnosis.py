@@ -1,0 +1,246 @@
+"""Diagnosis of deviations (SPEC.md section 9, not normative).
+
+A fake implementation computes a hand-built run under one catalogued
+alternative (the oracle itself, run with that alternative's semantics);
+diagnosis must then name exactly that alternative. End to end, a real
+deviation (upstream SNNAX's one-step edge delay, and the same bug planted in
+snnax_ref) must be named in the failure message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spec_tests import oracle
+from spec_tests.adapters import AdapterUnavailable, load_adapter
+from spec_tests.compare import TOLERANCES, Mismatch
+from spec_tests.description import DELAYED, STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
+from spec_tests.diagnosis import NOT_EXPLAINED, diagnose, explain
+from spec_tests.oracle import alternatives, neurons
+from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
+from spec_tests.properties import check_conforms
+
+L = LayerSpec
+FLOAT64 = TOLERANCES["float64"]
+
+
+def arr(*values):
+    return np.array(values, dtype=np.float64)
+
+
+def inputs(steps, features, seed=0, scale=1.3):
+    """Irregular positive inputs: no membrane lands within the margin of a threshold."""
+    return np.random.default_rng(seed).uniform(0.05, scale, size=(steps, features))
+
+
+def chain_of_iafs(forward):
+    """external input -> SimpleIAF -> SimpleIAF."""
+    network = NetworkSpec(layers=(L("SimpleIAF"), L("SimpleIAF")),
+                          input_layer_ids=((0,), ()), input_connectivity=((), (0,)),
+                          final_layer_ids=(1,), input_shapes=((2,),))
+    return RunSpec(network, (inputs(8, 2),), forward=forward)
+
+
+def three_part_concatenation():
+    """Layer 1, a Linear, reads [layer 0, input 0, input 1]: every order gives
+    another output."""
+    weight = np.arange(1.0, 13.0).reshape(2, 6) / 10.0
+    network = NetworkSpec(layers=(L("SimpleLI", params={"decay_constants": arr(0.8)}),
+                                  L("Linear", params={"weight": weight})),
+                          input_layer_ids=((0,), (0, 1)), input_connectivity=((), (0,)),
+                          final_layer_ids=(1,), input_shapes=((2,), (2,)))
+    return RunSpec(network, (inputs(5, 2, seed=1), inputs(5, 2, seed=2)))
+
+
+def side_by_side(*layers, steps=9, seed=3):
+    """Every layer reads external input 0 and is a final layer."""
+    n = len(layers)
+    network = NetworkSpec(layers=tuple(layers), input_layer_ids=((0,),) * n,
+                          input_connectivity=((),) * n, final_layer_ids=tuple(range(n)),
+                          input_shapes=((3,),))
+    return RunSpec(network, (inputs(steps, 3, seed=seed, scale=2.5),))
+
+
+def iaf_family():
+    return side_by_side(
+        L("SimpleIAF", {"threshold": 1.0}, {"leak": arr(0.1)}),
+        L("IAF", {"threshold": 0.4}, {"decay_constants": arr(0.6), "leak": arr(0.05)}),
+        L("SimpleLIF", {"threshold": 0.7}, {"decay_constants": arr(0.7)}),
+        L("AdaptiveLIF", {"threshold": 0.6},
+          {"decay_constants": arr(0.6), "ada_decay_constant": arr(0.8),
+           "ada_step_val": arr(0.3), "ada_coupling_var": arr(0.5)}))
+
+
+def lif_family():
+    return side_by_side(
+        L("LIF", {"threshold": 0.5}, {"decay_constants": arr(0.6, 0.55)}),
+        L("LIFSoftReset", {"threshold": 0.5}, {"decay_constants": arr(0.6, 0.55)}))
+
+
+def constants_below_their_clamps():
+    return side_by_side(
+        L("SimpleLI", params={"decay_constants": arr(0.3)}),
+        L("AdaptiveLIF", {"threshold": 0.6},
+          {"decay_constants": arr(0.9), "ada_decay_constant": arr(0.2),
+           "ada_step_val": arr(0.3), "ada_coupling_var": arr(0.5)}))
+
+
+# One hand-built run per alternative, on which that alternative changes the result.
+RUN_FOR = {
+    "every-edge-delayed": lambda: chain_of_iafs(STRAIGHT_THROUGH),
+    "every-edge-straight-through": lambda: chain_of_iafs(DELAYED),
+    "external-inputs-first": three_part_concatenation,
+    "inputs-reversed": three_part_concatenation,
+    "iaf-reset-at-step-start": iaf_family,
+    "iaf-reset-between-integration-and-read": iaf_family,
+    "lif-reset-at-step-end": lif_family,
+    "lif-reset-between-integration-and-read": lif_family,
+    "constants-not-clamped": constants_below_their_clamps,
+}
+
+
+def test_every_catalogued_alternative_has_a_hand_built_run():
+    assert sorted(RUN_FOR) == sorted(a.name for a in CATALOGUE)
+
+
+@pytest.mark.parametrize("name", sorted(RUN_FOR))
+def test_a_run_computed_under_an_alternative_is_explained_by_exactly_that_alternative(name):
+    run = RUN_FOR[name]()
+    imitation = oracle.run(run, margin=FLOAT64.margin, semantics=BY_NAME[name].semantics)
+    assert [a.name for a in diagnose(run, imitation, FLOAT64)] == [name]
+    assert explain(run, imitation, FLOAT64) == f"explained by: {BY_NAME[name].description}"
+
+
+def test_the_reset_moved_across_the_step_boundary_changes_only_the_stored_membrane():
+    for name, run in (("iaf-reset-at-step-start", iaf_family()),
+                      ("lif-reset-at-step-end", lif_family())):
+        spec = oracle.run(run)
+        moved = oracle.run(run, semantics=BY_NAME[name].semantics)
+        for want, got in zip(spec.outputs, moved.outputs):
+            np.testing.assert_array_equal(want, got)
+        assert any(not np.array_equal(s[0], m[0])
+                   for s, m in zip(spec.final_states, moved.final_states)), name
+
+
+def test_a_run_that_needs_two_alternatives_is_explained_by_the_pair():
+    run = RunSpec(NetworkSpec(
+        layers=(L("SimpleLI", params={"decay_constants": arr(0.3)}),
+                L("SimpleLI", params={"decay_constants": arr(0.2)})),
+        input_layer_ids=((0,), ()), input_connectivity=((), (0,)), final_layer_ids=(1,),
+        input_shapes=((2,),)), (inputs(6, 2),))
+    both = alternatives.combine(BY_NAME["every-edge-delayed"], BY_NAME["constants-not-clamped"])
+    imitation = oracle.run(run, semantics=both.semantics)
+    assert [a.name for a in diagnose(run, imitation, FLOAT64)] == [both.name]
+    assert explain(run, imitation, FLOAT64) == (
+        "explained by: every edge delayed one step + decay constants (and the AdaptiveLIF "
+        "and SRM constants) not clamped")
+
+
+def test_alternatives_that_set_the_same_switch_do_not_combine():
+    assert alternatives.combine(BY_NAME["external-inputs-first"],
+                                BY_NAME["inputs-reversed"]) is None
+
+
+def test_a_deviation_no_alternative_reproduces_is_reported_as_not_explained():
+    run = chain_of_iafs(STRAIGHT_THROUGH)
+    wrong = oracle.run(run)
+    wrong.final_states[0][0] = wrong.final_states[0][0] + 0.25
+    assert diagnose(run, wrong, FLOAT64) == []
+    assert explain(run, wrong, FLOAT64) == NOT_EXPLAINED
+
+
+def test_spec_reset_timings_reproduce_the_oracle_neurons_exactly():
+    """The reset-timing decomposition in alternatives.py, at SPEC's timings, is
+    neurons.py bit for bit (so the alternatives track SPEC's equations)."""
+    rng = np.random.default_rng(7)
+    for layer in iaf_family().network.layers + lif_family().network.layers:
+        for reset_val in (None, 0.3):
+            layer = L(layer.kind, dict(layer.hyper, reset_val=reset_val), layer.params)
+            size = len(neurons.STATE_NAMES[layer.kind])
+            state = [rng.normal(size=3) for _ in range(size - 1)]
+            state.append(rng.integers(0, 2, size=3).astype(np.float64))
+            x = rng.normal(size=3)
+            want = neurons.NEURON_FUNCTIONS[layer.kind](layer, state, x)
+            timing = alternatives.reset_timing(layer.kind, alternatives.SPEC_SEMANTICS)
+            got = alternatives.timed_reset_step(layer, state, x, timing)
+            for w, g in zip(want[0] + [want[1]], got[0] + [got[1]]):
+                np.testing.assert_array_equal(w, g, err_msg=f"{layer.kind} {reset_val}")
+
+
+# --- wired into check_conforms -------------------------------------------------------
+
+class OracleUnder:
+    """A fake implementation: the oracle, run under `semantics` (None: SPEC)."""
+
+    name = "the oracle under an alternative"
+    deviations_file = None
+
+    def __init__(self, semantics=None):
+        self.semantics = semantics
+
+    def build(self, network, forward, dtype):
+        return network, forward
+
+    def init_state(self, model, network):
+        return None
+
+    def run(self, model, state, inputs, burnin):
+        network, forward = model
+        run = RunSpec(network, tuple(np.asarray(x, dtype=np.float64) for x in inputs),
+                      forward, burnin)
+        result = oracle.run(run, semantics=self.semantics)
+        return result, result.outputs
+
+    def read_states(self, model, network, final_state):
+        return final_state.final_states, final_state.final_outputs
+
+
+def test_a_failing_check_says_which_alternative_explains_it():
+    adapter = OracleUnder(BY_NAME["every-edge-delayed"].semantics)
+    with pytest.raises(Mismatch) as failure:
+        check_conforms(adapter, chain_of_iafs(STRAIGHT_THROUGH))
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("outputs[0] (layer 1, SimpleIAF)")
+    assert lines[-1] == "explained by: every edge delayed one step"
+
+
+def test_a_diagnosis_that_crashes_still_reports_the_mismatch(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr("spec_tests.diagnosis.diagnose", broken)
+    with pytest.raises(Mismatch) as failure:
+        check_conforms(OracleUnder(BY_NAME["every-edge-delayed"].semantics),
+                       chain_of_iafs(STRAIGHT_THROUGH))
+    assert str(failure.value).splitlines()[-1] == "diagnosis failed (RuntimeError: boom)"
+
+
+def test_a_passing_check_runs_no_diagnosis(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("diagnosis ran on a passing check")
+    monkeypatch.setattr("spec_tests.properties.explain", forbidden)
+    check_conforms(OracleUnder(), chain_of_iafs(STRAIGHT_THROUGH))
+
+
+# --- end to end ----------------------------------------------------------------------
+
+def test_upstream_snnax_default_forward_fn_is_explained_by_every_edge_delayed_one_step():
+    """Upstream's default_forward_fn reads every edge from the previous step's carry."""
+    try:
+        adapter = load_adapter("spec_tests.adapters.upstream_adapter:adapter")
+    except AdapterUnavailable as error:
+        pytest.skip(str(error))
+    with pytest.raises(Mismatch) as failure:
+        check_conforms(adapter, chain_of_iafs(STRAIGHT_THROUGH))
+    assert str(failure.value).splitlines()[-1] == "explained by: every edge delayed one step"
+
+
+def test_the_planted_feed_forward_delay_in_snnax_ref_is_explained_by_every_edge_delayed():
+    pytest.importorskip("jax")
+    from spec_tests.mutants import MUTANTS, planted
+    (mutant,) = [m for m in MUTANTS if m.name == "feedforward-reads-t-1"]
+    assert mutant.adapter == "step"
+    adapter = load_adapter("spec_tests.adapters.snnax_ref_adapter:step_adapter")
+    with planted(mutant), pytest.raises(Mismatch) as failure:
+        check_conforms(adapter, chain_of_iafs(STRAIGHT_THROUGH))
+    assert str(failure.value).splitlines()[-1] == "explained by: every edge delayed one step"
