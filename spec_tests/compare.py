@@ -19,7 +19,8 @@ Tolerances (README and SPEC.md section 8 state the same rule):
   are carried along (decays keep them, cancellations such as SigmaDelta's
   `i - s` expose them), so the difference grows at most linearly with the
   steps taken. The spike margin grows alike: a spike argument within
-  `margin + GROWTH * (t + 1) * max_i M_t[i]` of zero is near.
+  `margin + GROWTH * (t + 1) * max_i M_t[i]` of zero is near. A step where
+  some value exceeds the largest float32 (3.4e38) ends the comparison too.
 
 A spike decided within the margin of its threshold may legitimately go
 either way in the implementation's arithmetic. The comparison therefore stops
@@ -42,6 +43,7 @@ import numpy as np
 from .description import RunResult, RunSpec
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2**-23
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def comparison_horizon(run: RunSpec, expected: RunResult) -> int:
 @dataclass(frozen=True)
 class Envelope:
     """`allowed[t, i]`: the extra error allowed in layer `i`'s values at step
-    `t`; `near[t]`: whether some spike argument fell within the grown margin."""
+    `t`; `near[t]`: whether the comparison must stop at step `t` (some spike
+    argument fell within the grown margin, or some value left float32's range)."""
 
     allowed: np.ndarray
     near: np.ndarray
@@ -121,7 +124,9 @@ def float32_envelope(run: RunSpec, growth: float, margin: float) -> Envelope:
     through others, and the external inputs any of them reads;
     `allowed[t, i] = growth * (t + 1) * M_t[i]`. Step `t` is near when some
     spike argument anywhere is within `margin + max_i allowed[t, i]` of zero
-    (relative to `max(1, |threshold|)`, as the oracle measures it).
+    (relative to `max(1, |threshold|)`, as the oracle measures it), or when
+    some value exceeds the largest float32 (it overflows there: nothing from
+    that step on is comparable).
     """
     from . import oracle  # the oracle imports nothing from here
 
@@ -148,7 +153,7 @@ def float32_envelope(run: RunSpec, growth: float, margin: float) -> Envelope:
             guess = reached
         own = reached
         allowed[t] = [growth * (t + 1) * own[r].max() for r in reach]
-        near[t] = bool(np.any(result.near_threshold_steps))
+        near[t] = bool(np.any(result.near_threshold_steps)) or own.max() > FLOAT32_MAX
         states, outputs = result.final_states, result.final_outputs
     return Envelope(allowed, near)
 

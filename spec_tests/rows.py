@@ -61,8 +61,12 @@ FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_T
 FLOAT32_ROW = Row("float32", lambda: runs(), "float32", examples_factor=2.0)
 
 
-def _gradient_runs(required_kind=None):
-    return st.tuples(runs(required_kind=required_kind, max_steps=20), st.integers(0, 2**16))
+def _gradient_runs(isolated_kind=None):
+    """A run of up to 20 steps (whole random networks, or one layer of
+    `isolated_kind` alone, as in its class row) and a direction seed."""
+    generated = (isolated_runs(isolated_kind, max_steps=20) if isolated_kind
+                 else runs(max_steps=20))
+    return st.tuples(generated, st.integers(0, 2**16))
 
 
 GRADIENT_ROWS = [

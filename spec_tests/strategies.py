@@ -632,8 +632,8 @@ def edge_free_wirings(draw, num_layers: int, num_inputs: int):
 @st.composite
 def feedback_wirings(draw, num_layers: int, num_inputs: int, min_feedback: int = 1):
     """Only edges j -> i with j >= i (feedback edges and self-loops), at
-    least `min_feedback` of them, and external inputs: a layer without a
-    feedback edge reads external input."""
+    least `min_feedback` of them, and external inputs: a layer reads external
+    input unless a later layer feeds it."""
     wiring = []
     for i in range(num_layers):
         feedback = draw(st.lists(st.integers(i, num_layers - 1), max_size=2, unique=True),

@@ -70,8 +70,8 @@ def test_a_long_float32_run_with_growing_values_passes():
 
 def _swap_lif_decays(run):
     lif = run.network.layers[0]
-    swapped = LayerSpec("LIF", lif.hyper, dict(lif.params,
-                                                decay_constants=lif.params["decay_constants"][::-1]))
+    decays = lif.params["decay_constants"][::-1]
+    swapped = LayerSpec("LIF", lif.hyper, dict(lif.params, decay_constants=decays))
     return replace(run, network=replace(run.network, layers=(swapped,)))
 
 
