@@ -65,7 +65,26 @@ TOLERANCES = {
 
 
 class Mismatch(AssertionError):
-    """The implementation computed something other than the oracle."""
+    """The implementation computed something other than the oracle.
+
+    Besides its message, a Mismatch says where the first difference is, as
+    attributes (None where the comparison does not know them): `what` (the
+    message's subject), `index` (the first differing index of the compared
+    arrays; None for a shape mismatch), `expected` and `actual` (those arrays,
+    float64). `assert_run_matches` adds `layer` (the RunSpec's layer index),
+    `source` ("output": a final layer's output, rows are steps from
+    `first_step`; "state": its final state component `component`; "last
+    output"), `position` (an output's place in `final_layer_ids`) and `step`
+    (the run step of the first difference; for final values the last step).
+    """
+
+    what = index = expected = actual = None
+    layer = source = position = component = first_step = step = None
+
+    def locate(self, **where) -> "Mismatch":
+        for name, value in where.items():
+            setattr(self, name, value)
+        return self
 
 
 def comparison_horizon(run: RunSpec, expected: RunResult) -> int:
@@ -162,10 +181,14 @@ def _check_array(what: str, expected, actual, tolerance: Tolerance, extra=0.0) -
     """`extra`: the grown error allowed, a scalar or one value per leading row."""
     expected = np.asarray(expected, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
+    arrays = dict(what=what, expected=expected, actual=actual)
     if expected.shape != actual.shape:
-        raise Mismatch(f"{what}: expected shape {expected.shape}, got {actual.shape}")
-    if not np.all(np.isfinite(actual) == np.isfinite(expected)):
-        raise Mismatch(f"{what}: non-finite values differ\nexpected {expected}\nactual   {actual}")
+        raise Mismatch(f"{what}: expected shape {expected.shape}, got {actual.shape}"
+                       ).locate(**arrays)
+    finite = np.isfinite(actual) == np.isfinite(expected)
+    if not np.all(finite):
+        raise Mismatch(f"{what}: non-finite values differ\nexpected {expected}\nactual   {actual}"
+                       ).locate(index=_first(~finite), **arrays)
     extra = np.asarray(extra, dtype=np.float64)
     if extra.ndim:  # one value per row (step): broadcast over the other axes
         extra = extra.reshape(extra.shape + (1,) * (expected.ndim - 1))
@@ -174,25 +197,37 @@ def _check_array(what: str, expected, actual, tolerance: Tolerance, extra=0.0) -
         close = ((np.abs(actual - expected) <= allowed) | (actual == expected)
                  | (np.isnan(actual) & np.isnan(expected)))
     if not np.all(close):
-        where = tuple(int(i) for i in np.argwhere(~close)[0])
+        where = _first(~close)
         grown = (f", grown allowance {float(np.broadcast_to(extra, expected.shape)[where]):.3g}"
                  if np.any(extra) else "")
         raise Mismatch(
             f"{what}: first difference at index {where}: expected {expected[where]!r}, "
             f"got {actual[where]!r} (max |diff| {np.nanmax(np.abs(actual - expected)):.3g}, "
-            f"rtol {tolerance.rtol}, atol {tolerance.atol}{grown})")
+            f"rtol {tolerance.rtol}, atol {tolerance.atol}{grown})").locate(index=where, **arrays)
+
+
+def _first(differs: np.ndarray) -> tuple:
+    """The first index (in C order) where `differs` holds."""
+    return tuple(int(i) for i in np.argwhere(differs)[0])
+
+
+def _allowance(run: RunSpec, expected: RunResult, tolerance: Tolerance):
+    """`(horizon, allowed)`: the steps compared and the grown error allowed
+    per step and layer (zero in float64)."""
+    horizon = comparison_horizon(run, expected)
+    allowed = np.zeros((run.num_steps, run.network.num_layers))
+    if tolerance.growth:
+        envelope = float32_envelope(run, tolerance.growth, tolerance.margin)
+        horizon = min(horizon, envelope.horizon)
+        allowed = envelope.allowed
+    return horizon, allowed
 
 
 def assert_run_matches(run: RunSpec, expected: RunResult, actual: RunResult,
                        tolerance: Tolerance) -> None:
     """Every final layer's output at every compared step, then the final states."""
     network = run.network
-    horizon = comparison_horizon(run, expected)
-    allowed = np.zeros((run.num_steps, network.num_layers))
-    if tolerance.growth:
-        envelope = float32_envelope(run, tolerance.growth, tolerance.margin)
-        horizon = min(horizon, envelope.horizon)
-        allowed = envelope.allowed
+    horizon, allowed = _allowance(run, expected, tolerance)
     compared_rows = max(0, horizon - run.burnin)
     if len(actual.outputs) != len(expected.outputs):
         raise Mismatch(f"outputs: expected {len(expected.outputs)} arrays (final_layer_ids "
@@ -200,22 +235,58 @@ def assert_run_matches(run: RunSpec, expected: RunResult, actual: RunResult,
     for position, (layer_id, want, got) in enumerate(
             zip(network.final_layer_ids, expected.outputs, actual.outputs)):
         kind = network.layers[layer_id].kind
+        where = dict(layer=layer_id, source="output", position=position, first_step=run.burnin)
         if np.shape(want) != np.shape(got):
             raise Mismatch(f"outputs[{position}] (layer {layer_id}, {kind}): expected shape "
-                           f"{np.shape(want)}, got {np.shape(got)}")
-        _check_array(f"outputs[{position}] (layer {layer_id}, {kind}), rows are steps "
-                     f"{run.burnin}..{horizon - 1}", want[:compared_rows], got[:compared_rows],
-                     tolerance, allowed[run.burnin:run.burnin + compared_rows, layer_id])
+                           f"{np.shape(want)}, got {np.shape(got)}").locate(**where)
+        try:
+            _check_array(f"outputs[{position}] (layer {layer_id}, {kind}), rows are steps "
+                         f"{run.burnin}..{horizon - 1}", want[:compared_rows],
+                         got[:compared_rows], tolerance,
+                         allowed[run.burnin:run.burnin + compared_rows, layer_id])
+        except Mismatch as mismatch:
+            if mismatch.index is not None:
+                where["step"] = run.burnin + mismatch.index[0]
+            raise mismatch.locate(**where)
     if horizon < run.num_steps:
         return
-    for layer_id, (want, got) in enumerate(zip(expected.final_states, actual.final_states)):
-        kind = network.layers[layer_id].kind
-        if len(want) != len(got):
-            raise Mismatch(f"final state of layer {layer_id} ({kind}): expected "
-                           f"{len(want)} arrays, got {len(got)}")
-        for component, (w, g) in enumerate(zip(want, got)):
+    for layer_id in range(min(len(expected.final_states), len(actual.final_states))):
+        _check_final_state(run, expected, actual, tolerance, allowed, layer_id)
+    for layer_id, (want, got) in enumerate(zip(expected.final_outputs, actual.final_outputs)):
+        try:
+            _check_array(f"last output of layer {layer_id} ({network.layers[layer_id].kind})",
+                         want, got, tolerance, allowed[-1, layer_id])
+        except Mismatch as mismatch:
+            raise mismatch.locate(layer=layer_id, source="last output", step=run.num_steps - 1)
+
+
+def _check_final_state(run: RunSpec, expected: RunResult, actual: RunResult,
+                       tolerance: Tolerance, allowed: np.ndarray, layer_id: int) -> None:
+    kind = run.network.layers[layer_id].kind
+    want, got = expected.final_states[layer_id], actual.final_states[layer_id]
+    where = dict(layer=layer_id, source="state", step=run.num_steps - 1)
+    if len(want) != len(got):
+        raise Mismatch(f"final state of layer {layer_id} ({kind}): expected "
+                       f"{len(want)} arrays, got {len(got)}").locate(**where)
+    for component, (w, g) in enumerate(zip(want, got)):
+        try:
             _check_array(f"final state of layer {layer_id} ({kind}), component {component}",
                          w, g, tolerance, allowed[-1, layer_id])
-    for layer_id, (want, got) in enumerate(zip(expected.final_outputs, actual.final_outputs)):
-        _check_array(f"last output of layer {layer_id} ({network.layers[layer_id].kind})",
-                     want, got, tolerance, allowed[-1, layer_id])
+        except Mismatch as mismatch:
+            raise mismatch.locate(component=component, **where)
+
+
+def final_state_mismatch(run: RunSpec, expected: RunResult, actual: RunResult,
+                         tolerance: Tolerance, layer_id: int) -> Mismatch | None:
+    """The Mismatch `assert_run_matches` would raise for the final state of
+    layer `layer_id` alone, or None: it agrees, or final states are not
+    compared (a near-threshold decision cut the comparison short)."""
+    horizon, allowed = _allowance(run, expected, tolerance)
+    if horizon < run.num_steps or layer_id >= min(len(expected.final_states),
+                                                  len(actual.final_states)):
+        return None
+    try:
+        _check_final_state(run, expected, actual, tolerance, allowed, layer_id)
+    except Mismatch as mismatch:
+        return mismatch
+    return None

@@ -7,6 +7,7 @@ from .adapters import Adapter, execute, load_adapter
 from .compare import TOLERANCES, Mismatch, assert_run_matches
 from .diagnosis import explain, worth_diagnosing
 from .description import RunSpec
+from .report import divergence
 
 
 def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> None:
@@ -14,13 +15,16 @@ def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> No
     of `adapter`'s implementation equal the oracle's (see `compare`).
 
     A Mismatch's message ends with a diagnosis line (`diagnosis.explain`):
-    the catalogued alternative semantics that reproduce the implementation."""
+    the catalogued alternative semantics that reproduce the implementation.
+    Its `divergence` attribute is the report's picture of the first
+    difference (`report.Divergence`), or None."""
     tolerance = TOLERANCES[dtype]
     expected = oracle.run(run, margin=tolerance.margin)
     actual = execute(adapter, run, dtype)
     try:
         assert_run_matches(run, expected, actual, tolerance)
     except Mismatch as mismatch:
+        mismatch.divergence = divergence(run, expected, actual, mismatch, tolerance)
         if worth_diagnosing():
             mismatch.args = (f"{mismatch}\n{explain(run, actual, tolerance, expected)}",)
         raise

@@ -28,6 +28,7 @@ def _check(adapter, request, row, data):
     except Exception as error:
         stats.failed += 1
         stats.message = f"{type(error).__name__}: {error}"
+        stats.divergence = getattr(error, "divergence", None)   # the report's picture
         impl = request.config.getoption("--impl") or os.environ.get(ENV_VAR) or DEFAULT_IMPL
         stats.repro = to_python(run, impl)
         note(stats.repro)

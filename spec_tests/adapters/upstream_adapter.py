@@ -33,9 +33,16 @@ def _import_upstream():
         # Upstream's functional package does not re-export its surrogates.
         functional = importlib.import_module("snnax.functional.surrogate")
     except Exception as error:  # noqa: BLE001 - any import failure means "not here"
+        missing = getattr(error, "name", None)
+        if isinstance(error, ModuleNotFoundError) and missing and missing != "snnax" \
+                and not missing.startswith("snnax."):
+            hint = (f"SNNAX was found but its dependency {missing!r} is missing; "
+                    f"pip install {missing.split('.')[0]}")
+        else:
+            hint = "set SNNAX_UPSTREAM_PATH to its src/ directory"
         raise AdapterUnavailable(
-            f"upstream SNNAX is not importable ({type(error).__name__}: {error}); set "
-            "SNNAX_UPSTREAM_PATH to its src/ directory") from error
+            f"upstream SNNAX is not importable ({type(error).__name__}: {error}); "
+            f"{hint}") from error
     return snn, functional
 
 
