@@ -152,11 +152,11 @@ def test_adaptive_lif_spike_term_is_stop_gradiented(adapter):
     the spike (SPEC.md §3.7): forward and reverse mode equal the oracle's."""
     _require_jvp(adapter)
     rng = np.random.default_rng(7)
-    layer = LayerSpec("AdaptiveLIF", {"threshold": 0.5, "spike_fn": ("sigmoid", 2.0),
+    layer = LayerSpec("AdaptiveLIF", {"threshold": 0.5, "spike_fn": ("superspike", 2.0),
                                       "reset_val": None, "stop_reset_grad": True},
                       {"decay_constants": np.asarray([0.8]),
-                       "ada_decay_constant": np.asarray(0.7),
-                       "ada_step_val": np.asarray(1.5), "ada_coupling_var": np.asarray(0.5)})
+                       "ada_decay_constant": np.asarray([0.7]),
+                       "ada_step_val": np.asarray([1.5]), "ada_coupling_var": np.asarray([0.5])})
     run = _one_layer_run(layer, rng.uniform(0.0, 2.0, (12, 3)))
     check_jvp_conforms(adapter, run, seed=1)
     if hasattr(adapter, "vjp"):
