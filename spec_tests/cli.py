@@ -1,9 +1,20 @@
 """`snnax-ref`: the conformance suite's command line.
 
     snnax-ref conform [--impl module:attr] [--profile ci|thorough] [--report-dir DIR]
-                      [--rows ROW ...] [--shrink-seconds S]
+                      [--rows ROW ...] [--shrink-seconds S] [--seeds M] [--shard K/N]
                       [--junit-xml FILE] [--write-deviations FILE]
+    snnax-ref merge   REPORT.json ... [--report-dir DIR] [--junit-xml FILE]
     snnax-ref mutate  [--profile ci|thorough] [--only NAME ...]
+
+Beyond one machine: the work is a list of *units*, (row, seed slice) pairs,
+numbered rows first (report order), then slices 0 .. M-1 (`--seeds M`).
+Slice 0 is the profile's own seeding (the run without --seeds); slice s >= 1
+seeds Hypothesis with SHA-256 of (row, s), so it tries other networks, the
+same on every machine. `--shard K/N` runs the units numbered K-1 modulo N;
+its JSON report lists them, and `merge` combines the N shard reports into
+one, checking that they are compatible and together cover every unit once.
+`conform` runs one pytest session per slice (spec_tests/conftest.py selects
+the shard's tests and applies the seeds).
 
 `conform` exits with
   0  every row conforms (known deviations allowed),
@@ -11,7 +22,10 @@
   2  the adapter cannot be imported or built (nothing was run),
   3  nothing was tested: every selected row was skipped, or no example ran,
   4  the run itself broke: a collection or usage error (e.g. an unknown
-     --rows name), a test erroring outside its check, an interrupted run.
+     --rows name), a test erroring outside its check, an interrupted run;
+     for `merge`: unreadable, incompatible or incomplete shard reports.
+`merge` exits with the same statuses (a shard's harness error 2 or 4 is
+the merged report's).
 """
 
 from __future__ import annotations
@@ -23,6 +37,10 @@ import time
 from pathlib import Path
 
 from .report import UNPARAMETRISED_ROWS  # noqa: F401 - re-exported, it used to live here
+
+# What shard reports must agree on to be merged.
+SHARD_KEYS = ("impl", "suite_version", "profile", "selected_rows", "seeds", "shard_count",
+              "row_order")
 
 SUITE_VERSION = "0.1.0"
 EXIT_CONFORMS, EXIT_DEVIATIONS, EXIT_NO_ADAPTER, EXIT_NOTHING_TESTED, EXIT_BROKEN = range(5)
@@ -79,10 +97,11 @@ class RowRecorder:
     test's outcome, message and wall time, and for tests that do not count
     their own examples, one example per run."""
 
-    def __init__(self, impl: str, adapter, reporting):
+    def __init__(self, impl: str, adapter, reporting, replay_options: str = ""):
         # conftest._load uses this instead of loading the adapter again.
         self.snnax_preloaded_adapter = (impl, adapter)
         self.impl = impl
+        self.replay_options = replay_options     # e.g. the seed slice, for the replay line
         self.reporting = reporting
         self.rows_of: dict[str, str] = {}
         self.counts_before: dict[str, tuple[int, int]] = {}
@@ -167,14 +186,15 @@ class RowRecorder:
         nodeid = next((n for n in self.rows_of if n.endswith("::" + tid)), tid)
         lines = [self.falsifying[nodeid]] if nodeid in self.falsifying else []
         lines.append(f"# replay (from {rootdir}):\n"
-                     f"#   pytest -p no:cacheprovider '{nodeid}' --impl {self.impl}")
+                     f"#   pytest -p no:cacheprovider '{nodeid}' --impl {self.impl}"
+                     + self.replay_options)
         return "\n".join(lines)
 
 
-def _exit_code(pytest_code: int, rows, recorder, reporting) -> tuple[int, str]:
+def _exit_code(pytest_code: int, rows, collection_errors, reporting) -> tuple[int, str]:
     """The exit status and, for a harness error, why."""
-    if recorder.collection_errors:
-        return EXIT_BROKEN, "collection errors:\n" + "\n".join(recorder.collection_errors)
+    if collection_errors:
+        return EXIT_BROKEN, "collection errors:\n" + "\n".join(collection_errors)
     errored = [r.row for r in rows if r.outcome == reporting.ERROR]
     if errored:
         return EXIT_BROKEN, f"tests errored outside their checks in rows: {', '.join(errored)}"
@@ -213,7 +233,9 @@ def _conform(args) -> int:
     os.environ[PROFILE_ENV] = args.profile
     suite = Path(__file__).parent
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
-              "selected_rows": args.rows or "all"}
+              "selected_rows": args.rows or "all", "seeds": args.seeds,
+              "shard": f"{args.shard[0]}/{args.shard[1]}", "shard_index": args.shard[0],
+              "shard_count": args.shard[1]}
     if args.shrink_seconds is not None:
         header["shrink_seconds"] = args.shrink_seconds
     print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}", flush=True)
@@ -236,25 +258,53 @@ def _conform(args) -> int:
 
     import pytest
 
-    recorder = RowRecorder(impl, adapter, reporting)
-    options = [f"--rows={name}" for name in args.rows or ()]
-    if args.shrink_seconds is not None:
-        options.append(f"--shrink-seconds={args.shrink_seconds}")
-    code = pytest.main([str(suite / "test_conformance.py"), str(suite / "test_gradients.py"),
-                        "-p", "no:cacheprovider", f"--impl={impl}", f"--profile={args.profile}",
-                        "-v", "--tb=line", "-o", "console_output_style=count",
-                        f"--rootdir={suite.parent}", *options], plugins=[recorder])
+    from .report import slice_seed
+
+    k, n = args.shard
+    records, codes, collection_errors = [], [], []
+    units = {"row_order": [], "mine": []}
+    config = None
+    for slice_ in range(args.seeds):     # one session per seed slice
+        reporting.reset()
+        replay = f" --seeds {args.seeds} --seed-slice {slice_}" if slice_ else ""
+        recorder = RowRecorder(impl, adapter, reporting, replay)
+        options = [f"--rows={name}" for name in args.rows or ()]
+        if args.shrink_seconds is not None:
+            options.append(f"--shrink-seconds={args.shrink_seconds}")
+        code = pytest.main([str(suite / "test_conformance.py"), str(suite / "test_gradients.py"),
+                            "-p", "no:cacheprovider", f"--impl={impl}", f"--profile={args.profile}",
+                            f"--seeds={args.seeds}", f"--seed-slice={slice_}", f"--shard={k}/{n}",
+                            "-v", "--tb=line", "-o", "console_output_style=count",
+                            f"--rootdir={suite.parent}", *options], plugins=[recorder])
+        recorder.finish(suite.parent)
+        codes.append(int(code))
+        collection_errors += recorder.collection_errors
+        config = recorder.config
+        units = getattr(config, "snnax_units", None) or units
+        for stats in reporting.ROWS.values():
+            seed = slice_seed(stats.row, slice_) if slice_ else None
+            records.append(dict(reporting.unit_record(stats, slice_, seed), row=stats.row))
+        if code not in (0, 1, 5) or collection_errors:
+            break                           # a usage error, an interrupt: it would repeat
     elapsed = time.perf_counter() - started
-    recorder.finish(suite.parent)
-    rows = list(reporting.ROWS.values())
-    exit_code, problem = _exit_code(code, rows, recorder, reporting)
-    config = recorder.config
+    rows = reporting.combine_units(records, units["row_order"])
+    reporting.ROWS.clear()
+    reporting.ROWS.update((r.row, r) for r in rows)
+    broken = [c for c in codes if c not in (0, 1, 5)]
+    code = broken[0] if broken else 1 if 1 in codes else 5 if all(c == 5 for c in codes) else 0
+    exit_code, problem = _exit_code(code, rows, collection_errors, reporting)
+    if exit_code == EXIT_NOTHING_TESTED and not units["mine"] and units["row_order"]:
+        problem = (f"shard {k}/{n} has no units: there are only "
+                   f"{len(units['row_order']) * args.seeds} (rows x seeds)")
     if getattr(config, "snnax_shrink_seconds", None) is not None:  # what conftest applied
         header["shrink_seconds"] = config.snnax_shrink_seconds
     header.update(seconds=round(elapsed, 1), exit_code=exit_code,
                   status=EXIT_MEANINGS[exit_code])
     if problem:
         header["error"] = problem
+    header.update(units=[list(u) for u in units["mine"]],
+                  units_total=len(units["row_order"]) * args.seeds,
+                  row_order=units["row_order"])
 
     print("\n" + reporting.table(rows))
     for stats in rows:
@@ -267,6 +317,97 @@ def _conform(args) -> int:
     print(f"snnax-ref conform: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
           + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
     return exit_code
+
+
+def _merge(args) -> int:
+    """Combine shard reports (see the module docstring and `report.combine_units`)."""
+    import json
+
+    from . import report as reporting
+    from .report import units as all_units
+
+    started = time.perf_counter()
+    payloads, problems = [], []
+    for path in args.reports:
+        try:
+            payloads.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as error:
+            problems.append(f"cannot read {path}: {error}")
+    header = {"impl": None, "merged_from": [str(p) for p in args.reports]}
+    rows, exit_code, problem = [], EXIT_BROKEN, ""
+    if payloads:
+        first = payloads[0]
+        header = {key: first.get(key) for key in ("impl", "suite_version", "profile",
+                                                  "selected_rows", "seeds", "shard_count")}
+        header["merged_from"] = [str(p) for p in args.reports]
+        harness = [(p.get("exit_code"), path, p.get("error", ""))
+                   for path, p in zip(args.reports, payloads)
+                   if p.get("exit_code") in (EXIT_NO_ADAPTER, EXIT_BROKEN)]
+        for path, payload in zip(args.reports, payloads):
+            if harness:       # a shard that broke has no row order: its error is the news
+                break
+            differing = [f"{key} {payload.get(key)!r} (vs {first.get(key)!r} in "
+                         f"{args.reports[0]})" for key in SHARD_KEYS
+                         if payload.get(key) != first.get(key)]
+            if differing:
+                problems.append(f"{path} is not a shard of the same run: "
+                                + "; ".join(differing))
+    if payloads and not problems:
+        if harness:
+            exit_code = min(code for code, _, _ in harness)
+            problem = "\n".join(f"{path}: exit {code}: {error}" for code, path, error in harness)
+        records = [record for p in payloads for record in reporting.rows_from_payload(p)]
+        row_order = first.get("row_order") or []
+        expected = all_units(row_order, first.get("seeds") or 1)
+        ran = [(r, u) for p in payloads for r, u in (tuple(x) for x in p.get("units", ()))]
+        seen = {}
+        for unit in ran:
+            seen[unit] = seen.get(unit, 0) + 1
+        missing = [u for u in expected if u not in seen]
+        doubled = [u for u in expected if seen.get(u, 0) > 1]
+        unknown = [u for u in seen if u not in set(expected)]
+        shards = sorted(p.get("shard_index") or 0 for p in payloads)
+        if not harness and (missing or doubled or unknown):
+            exit_code = EXIT_BROKEN
+            text = lambda us: ", ".join(f"{r!r} slice {s}" for r, s in us)  # noqa: E731
+            problem = "incomplete shards: " + "; ".join(filter(None, [
+                f"shards given: {shards} of {first.get('shard_count')}",
+                f"missing units: {text(missing)}" if missing else "",
+                f"units run more than once: {text(doubled)}" if doubled else "",
+                f"units not in the row order: {text(unknown)}" if unknown else ""]))
+        rows = reporting.combine_units(records, row_order)
+        if not problem:
+            exit_code, problem = _exit_code(0, rows, [], reporting)
+        header.update(units_total=len(expected), units_run=len(ran), row_order=row_order,
+                      seconds=round(sum(p.get("seconds") or 0 for p in payloads), 1))
+    else:
+        problem = "\n".join(problems) or "no reports to merge"
+    header.update(exit_code=exit_code, status=EXIT_MEANINGS[exit_code])
+    if problem:
+        header["error"] = problem
+    print(reporting.table(rows))
+    args.write_deviations = None
+    written = _write_reports(args, header, rows, reporting)
+    print(f"\nreports: {' '.join(map(str, written))} "
+          f"({time.perf_counter() - started:.1f} s)")
+    print(f"snnax-ref merge: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
+          + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
+    return exit_code
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from .report import parse_shard
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
 
 
 def _mutate(args) -> int:
@@ -304,11 +445,26 @@ def main(argv=None) -> int:
     conform.add_argument("--write-deviations", default=None, metavar="FILE",
                          help="write a known-deviations file listing the failed rows, "
                               "with TODO reasons to fill in")
+    conform.add_argument("--seeds", type=_at_least_one, default=1, metavar="M",
+                         help="run each row M times: slice 0 as without --seeds, slices "
+                              "1 .. M-1 with seeds derived from (row, slice) (default 1)")
+    conform.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                         help="run only shard K of N: the (row, slice) units numbered "
+                              "K-1 modulo N (default 1/1); combine with `snnax-ref merge`")
+    merge = commands.add_parser(
+        "merge", help="combine the JSON reports of `conform --shard K/N` runs",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json")
+    merge.add_argument("--report-dir", default="reports",
+                       help="where the merged conformance-report.json and .md go "
+                            "(default reports)")
+    merge.add_argument("--junit-xml", default=None, metavar="FILE",
+                       help="also write a JUnit XML report, one testcase per row")
     mutate = commands.add_parser("mutate", help="plant bugs in snnax_ref; are they caught?")
     mutate.add_argument("--profile", default="ci", choices=["ci", "thorough"])
     mutate.add_argument("--only", nargs="*", default=None, help="mutant names")
     args = parser.parse_args(argv)
-    return {"conform": _conform, "mutate": _mutate}[args.command](args)
+    return {"conform": _conform, "merge": _merge, "mutate": _mutate}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """pytest wiring of the conformance suite: implementation choice, profiles,
-row selection, the shrink budget, known deviations.
+row selection, seed slices and shards, the shrink budget, known deviations.
 
 An adapter that cannot be loaded is never a silent pass: see
 `pytest_collection_modifyitems`.
@@ -8,13 +8,14 @@ An adapter that cannot be loaded is never a silent pass: see
 import os
 
 import pytest
+from hypothesis import seed as hypothesis_seed
 from hypothesis import settings
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
 from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, describe_load_error,
                        load_adapter, read_deviations)
 from .profiles import PROFILE_ENV, register_profiles
-from .report import deviation_id, row_name
+from .report import deviation_id, parse_shard, row_name, shard_units, slice_seed
 
 register_profiles()
 
@@ -41,6 +42,26 @@ SHRINK_CUT_SHORT = "snnax_shrink_cut_short"       # a report's user property
 _ADAPTER = pytest.StashKey[tuple]()
 
 
+# -- seed slices and shards ------------------------------------------------------
+#
+# A *unit* of work is a (row, slice) pair. With `--seeds M` each report row
+# has M slices, 0 .. M-1. Slice 0 is the run as it always was: the profile's
+# own seeding (`ci`: derandomized, so it repeats exactly; `thorough`: random).
+# Slice s >= 1 runs each Hypothesis test of the row with `hypothesis.seed(
+# slice_seed(row, s))` (which overrides `derandomize` and turns the example
+# database off), so it draws other networks, the same ones on every machine.
+# Tests without `@given` (the pinned gradient tests) run the same in every slice.
+#
+# The units are numbered in a fixed order: the rows in report order (the order
+# of their first test among the collected, `--rows`-selected tests), and per
+# row its slices 0 .. M-1; unit i = row i // M, slice i % M. `--shard K/N`
+# keeps the units whose number is congruent to K - 1 modulo N. One pytest
+# session runs one slice (`--seed-slice S`): it keeps the tests of the rows
+# whose unit (row, S) is in the shard. `snnax-ref conform --seeds M --shard
+# K/N` runs the sessions for S = 0 .. M-1 one after another. The helpers
+# (`slice_seed`, `units`, `shard_units`, `parse_shard`) live in report.py.
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("snnax conformance")
     group.addoption("--impl", default=None,
@@ -54,6 +75,14 @@ def pytest_addoption(parser):
     group.addoption("--shrink-seconds", type=float, default=None, metavar="S",
                     help=f"stop shrinking a failure after S seconds (env {SHRINK_ENV}; "
                          f"default per profile: {SHRINK_SECONDS})")
+    group.addoption("--seeds", type=int, default=1, metavar="M",
+                    help="seed slices per row (default 1); with --shard, the units are "
+                         "(row, slice) pairs")
+    group.addoption("--seed-slice", type=int, default=0, metavar="S",
+                    help="run slice S (0 .. M-1): 0 is the profile's seeding, S >= 1 a "
+                         "seed derived from (row, S), i.e. other networks (default 0)")
+    group.addoption("--shard", default="1/1", metavar="K/N",
+                    help="run only the units numbered K-1 modulo N (default 1/1)")
 
 
 def _impl(config):
@@ -72,6 +101,17 @@ def pytest_configure(config):
     if seconds <= 0:
         raise pytest.UsageError(f"--shrink-seconds must be positive, not {seconds}")
     config.snnax_shrink_seconds = seconds
+    try:
+        config.snnax_shard = parse_shard(config.getoption("--shard"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.snnax_seeds = config.getoption("--seeds")
+    config.snnax_seed_slice = config.getoption("--seed-slice")
+    if config.snnax_seeds < 1:
+        raise pytest.UsageError(f"--seeds must be at least 1, not {config.snnax_seeds}")
+    if not 0 <= config.snnax_seed_slice < config.snnax_seeds:
+        raise pytest.UsageError(f"--seed-slice must be in 0 .. {config.snnax_seeds - 1} "
+                                f"(--seeds {config.snnax_seeds}), not {config.snnax_seed_slice}")
     config.snnax_previous_shrink_seconds = getattr(_hypothesis_engine, _SHRINK_HOOK)
     setattr(_hypothesis_engine, _SHRINK_HOOK, seconds)
 
@@ -83,9 +123,11 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
+    k, n = config.snnax_shard
     return [f"snnax conformance: impl = {_impl(config)}, "
             f"hypothesis profile = {config.snnax_profile}, "
-            f"shrink budget = {config.snnax_shrink_seconds:g} s per row"]
+            f"shrink budget = {config.snnax_shrink_seconds:g} s per row, "
+            f"seed slice {config.snnax_seed_slice} of {config.snnax_seeds}, shard {k}/{n}"]
 
 
 def _load(config):
@@ -181,6 +223,7 @@ def pytest_collection_modifyitems(config, items):
     Otherwise, skip what the adapter's known-deviations file lists (skips, not
     xfails: shrinking a known failure is slow)."""
     _select_rows(config, items)
+    _select_shard(config, items)
     needs_adapter = [item for item in items if "adapter" in getattr(item, "fixturenames", ())]
     if not needs_adapter:
         return
@@ -226,6 +269,48 @@ def _select_rows(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = keep
+
+
+def _select_shard(config, items):
+    """Keep the tests of the rows whose unit (row, --seed-slice) is in
+    --shard; record the row order and the units on `config.snnax_units`."""
+    rows = {item.nodeid: row_name(item) for item in items}
+    row_order = list(dict.fromkeys(rows.values()))
+    seeds, slice_, shard = config.snnax_seeds, config.snnax_seed_slice, config.snnax_shard
+    mine = shard_units(row_order, seeds, shard)
+    config.snnax_units = {"row_order": row_order, "seeds": seeds, "shard": shard,
+                          "slice": slice_, "mine": mine}
+    if shard == (1, 1):
+        return
+    keep_rows = {row for row, s in mine if s == slice_}
+    keep = [item for item in items if rows[item.nodeid] in keep_rows]
+    dropped = [item for item in items if rows[item.nodeid] not in keep_rows]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """In seed slice S >= 1, run a Hypothesis test with the seed of (its row,
+    S), through the public `hypothesis.seed` applied to the `@given` wrapper
+    (`item.obj`), then put the wrapper's own seed and settings back: a
+    parametrised test's function is shared by its rows, and `conform` runs
+    several sessions in one process. Restoring reads and writes the two
+    attributes `hypothesis.seed` sets (`_hypothesis_internal_use_seed`,
+    `_hypothesis_internal_use_settings`); they are Hypothesis internals, like
+    the shrink budget's hook above."""
+    slice_ = getattr(item.config, "snnax_seed_slice", 0)
+    function = getattr(item, "obj", None)
+    if not slice_ or not hasattr(getattr(function, "hypothesis", None), "inner_test"):
+        return (yield)
+    saved = (getattr(function, "_hypothesis_internal_use_seed", None),
+             getattr(function, "_hypothesis_internal_use_settings", None))
+    hypothesis_seed(slice_seed(row_name(item), slice_))(function)
+    try:
+        return (yield)
+    finally:
+        function._hypothesis_internal_use_seed, function._hypothesis_internal_use_settings = saved
 
 
 @pytest.hookimpl(wrapper=True)

@@ -193,8 +193,8 @@ def _feedback_reads_same_step(stack):
 
 def _reversed_concatenation(stack):
     forward = _modules()[2]
-    original = forward.layer_input
-    _set(stack, forward, "layer_input",
+    original = forward.combine_inputs
+    _set(stack, forward, "combine_inputs",
          lambda layer, inputs: original(layer, list(reversed(inputs))))
 
 
@@ -222,6 +222,54 @@ def _burnin_outputs_kept(stack):
     def call(self, input_states, input_batch, key, burnin=0):
         return original(self, input_states, input_batch, key, burnin=0)
     _set(stack, architecture.StatefulModel, "__call__", call)
+
+
+def _ignores_initial_state(stack):
+    architecture = _modules()[1]
+    original = architecture.StatefulModel.__call__
+
+    def call(self, input_states, input_batch, key, burnin=0):
+        # Starts every call from a fresh init_state, whatever state it is given
+        # (zeros where init_state cannot settle the shapes alone).
+        sequences = input_batch if isinstance(input_batch, (list, tuple)) else [input_batch]
+        shapes = [tuple(x.shape[1:]) for x in sequences]
+        try:
+            fresh = self.init_state(shapes[0] if len(shapes) == 1 else shapes,
+                                    key=jax.random.PRNGKey(0))
+            fresh = jax.tree_util.tree_map(lambda new, old: new.astype(old.dtype),
+                                           fresh, list(input_states))
+        except ValueError:
+            fresh = jax.tree_util.tree_map(jnp.zeros_like, list(input_states))
+        return original(self, fresh, input_batch, key, burnin=burnin)
+    _set(stack, architecture.StatefulModel, "__call__", call)
+
+
+def _checkpoint_drops_last_chunk(stack):
+    architecture, schedule = _modules()[1], _modules()[7]
+    from snnax_ref.snn import scan
+
+    def scan_over_time(body, carry, xs, num_steps, *, checkpoint=False, unroll=1):
+        if not checkpoint or num_steps < 4:
+            return lax.scan(body, carry, xs, length=num_steps, unroll=unroll)
+        chunk = scan.chunk_length(num_steps)
+        num_chunks, remainder = divmod(num_steps, chunk)
+        bulk = num_chunks * chunk
+
+        def rematerialised(length):
+            return jax.checkpoint(lambda c, x: lax.scan(body, c, x, length=length,
+                                                        unroll=unroll))
+
+        carry, ys = lax.scan(rematerialised(chunk), carry, jax.tree_util.tree_map(
+            lambda leaf: leaf[:bulk].reshape(num_chunks, chunk, *leaf.shape[1:]), xs),
+            length=num_chunks)
+        ys = jax.tree_util.tree_map(lambda leaf: leaf.reshape(bulk, *leaf.shape[2:]), ys)
+        if remainder:
+            tail_xs = jax.tree_util.tree_map(lambda leaf: leaf[bulk:], xs)
+            _, tail_ys = rematerialised(remainder)(carry, tail_xs)  # its carry is dropped
+            ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, tail_ys)
+        return carry, ys
+    _set(stack, architecture, "scan_over_time", scan_over_time)
+    _set(stack, schedule, "scan_over_time", scan_over_time)
 
 
 # -- gradients ----------------------------------------------------------------
@@ -336,6 +384,12 @@ MUTANTS = [
            "outside the scan", ["graph: straight-through reads", "forward: straight-through"],
            _schedule_hoists_stateful_layers,
            adapter="default"),
+    Mutant("ignores-initial-state", "the model's __call__ replaces the given state with a "
+           "fresh init_state", ["state: given initial state", "state: chunked run"],
+           _ignores_initial_state, adapter="default"),
+    Mutant("checkpoint-drops-last-chunk", "the checkpointed scan returns the carry from "
+           "before its last partial chunk", ["state: chunked run", "state: given initial state"],
+           _checkpoint_drops_last_chunk, adapter="default"),
 ] + GRADIENT_MUTANTS
 
 

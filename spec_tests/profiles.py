@@ -8,7 +8,6 @@ row, which mixes every class, gets twice as many.
 from hypothesis import HealthCheck, settings
 
 EXAMPLES = {"ci": 8, "thorough": 80}
-FLOAT32_EXAMPLES = {name: 2 * count for name, count in EXAMPLES.items()}
 PROFILE_ENV = "SNNAX_REF_PROFILE"
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from . import oracle
-from .adapters import Adapter, execute, load_adapter
+from dataclasses import replace
+
+import numpy as np
+
+from .adapters import Adapter, execute, execute_chunked, load_adapter
 from .compare import TOLERANCES, Mismatch, assert_run_matches
 from .diagnosis import explain, worth_diagnosing
 from .description import RunSpec
@@ -27,7 +31,60 @@ def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> No
         mismatch.divergence = divergence(run, expected, actual, mismatch, tolerance)
         if worth_diagnosing():
             mismatch.args = (f"{mismatch}\n{explain(run, actual, tolerance, expected)}",)
+        _add_plan_notes(mismatch, [_plan_note(adapter)])
         raise
+
+
+def _plan_note(adapter):
+    note = getattr(adapter, "plan_note", None)
+    return note() if note else None
+
+
+def _add_plan_notes(error: Exception, notes) -> None:
+    """Append the execution plans the adapter used (if it reports them)."""
+    notes = [n for n in notes if n]
+    if notes and error.args:
+        error.args = (f"{error.args[0]}\n" + "; ".join(notes),) + tuple(error.args[1:])
+
+
+def _compare(adapter, run, expected, actual, tolerance, notes, context):
+    try:
+        assert_run_matches(run, expected, actual, tolerance)
+    except Mismatch as mismatch:
+        mismatch.divergence = divergence(run, expected, actual, mismatch, tolerance)
+        mismatch.args = (f"{context}: {mismatch}",) + tuple(mismatch.args[1:])
+        _add_plan_notes(mismatch, notes)
+        raise
+
+
+def check_conforms_from_state(adapter: Adapter, example, dtype: str = "float64") -> None:
+    """`example = (run, seed)`: started from the random valid state
+    `oracle.random_valid_state(network, default_rng(seed))` (set through the
+    adapter's `set_state`), the run's outputs and final states equal the
+    oracle's run from the same state (SPEC.md §4.1, §4.5: the state is an
+    input)."""
+    run, seed = example
+    tolerance = TOLERANCES[dtype]
+    states, outputs = oracle.random_valid_state(run.network, np.random.default_rng(seed))
+    expected = oracle.run(run, margin=tolerance.margin, initial_states=states,
+                          initial_outputs=outputs)
+    actual = execute(adapter, run, dtype, initial=(states, outputs))
+    _compare(adapter, run, expected, actual, tolerance, [_plan_note(adapter)],
+             f"run from a random valid state (seed {seed})")
+
+
+def check_chunked_run_conforms(adapter: Adapter, example, dtype: str = "float64") -> None:
+    """`example = (run, split)`: running steps `[0, split)`, then `[split, T)`
+    from the returned state (read with `read_states`, set with `set_state`),
+    gives the oracle's outputs and final states of the whole run in one call
+    (SPEC.md §4.1). The run has no burn-in."""
+    run, split = example
+    run = replace(run, burnin=0)
+    tolerance = TOLERANCES[dtype]
+    expected = oracle.run(run, margin=tolerance.margin)
+    actual = execute_chunked(adapter, run, split, dtype)
+    _compare(adapter, run, expected, actual, tolerance, getattr(actual, "plan_notes", []),
+             f"run in two calls, {split} + {run.num_steps - split} steps")
 
 
 def check_run(run: RunSpec, impl: str | None = None, dtype: str = "float64") -> None:

@@ -14,6 +14,7 @@ picture `divergence-<row>.png` beside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -67,6 +68,9 @@ class RowStats:
     # Per test of the row (test id -> {"outcome", "message", "seconds"}).
     tests: dict = field(default_factory=dict)
     divergence: Any = None            # the minimal failing example's Divergence, if any
+    # Per unit (seed slice) this row's numbers came from, in unit order: each
+    # the fields above plus "slice" and "seed" (see `combine_units`).
+    slices: list = field(default_factory=list)
 
     @property
     def passed(self) -> int:
@@ -156,6 +160,123 @@ def _payload(header: dict, rows) -> dict:
                 rows=[_plain(asdict(r)) for r in rows])
 
 
+# -- seed slices and shards: units, and combining them ---------------------------------
+# (How they are run: spec_tests/conftest.py and cli.py.)
+
+def slice_seed(row: str, slice_: int) -> int:
+    """The Hypothesis seed of slice `slice_` >= 1 of `row`: the first 8 bytes
+    of SHA-256 of `"<row>/<slice>"`, big-endian (stable across machines and
+    Python runs, unlike `hash()`)."""
+    digest = hashlib.sha256(f"{row}/{slice_}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def units(row_order, seeds: int) -> list[tuple[str, int]]:
+    """Every (row, slice) unit, in unit order."""
+    return [(row, s) for row in row_order for s in range(seeds)]
+
+
+def shard_units(row_order, seeds: int, shard: tuple[int, int]) -> list[tuple[str, int]]:
+    """The units of shard `(K, N)`: those numbered K - 1 modulo N."""
+    k, n = shard
+    return [unit for i, unit in enumerate(units(row_order, seeds)) if i % n == k - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"K/N"` -> `(K, N)` with 1 <= K <= N."""
+    try:
+        k, n = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must be K/N (e.g. 2/5), not {text!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard K/N needs 1 <= K <= N, not {text!r}")
+    return k, n
+
+
+
+def unit_record(stats: RowStats, slice_: int, seed) -> dict:
+    """What a report keeps of one unit (a row's run in one seed slice)."""
+    record = {"slice": slice_, "seed": seed}
+    record.update((k, v) for k, v in asdict(stats).items() if k != "slices")
+    record["divergence"] = stats.divergence          # as is: JSON output makes it plain
+    return record
+
+
+def _divergence_from(value):
+    """A Divergence back from its JSON form (arrays as lists, "nan"/"inf" strings)."""
+    if value is None or isinstance(value, Divergence):
+        return value
+    try:
+        import numpy as np
+        fields = dict(value)
+        for key in ("expected", "actual", "final_expected", "final_actual"):
+            if fields.get(key) is not None:
+                fields[key] = np.asarray(fields[key], dtype=np.float64)
+        for key in ("element", "steps", "final_first"):
+            fields[key] = tuple(fields.get(key) or ())
+        for key in ("neurons", "final_elements"):
+            fields[key] = tuple(tuple(e) for e in fields.get(key) or ())
+        return Divergence(**fields)
+    except Exception:  # noqa: BLE001 - the message still tells it
+        return None
+
+
+def combine_units(records, row_order=None) -> list[RowStats]:
+    """One RowStats per row from its units' records (`unit_record`s, or their
+    JSON form, with a "row" key), taken in unit order (row order, then slice):
+    counts and seconds summed; the outcome as `row_outcome` gives it over the
+    units (an error or failure in any unit wins); a failed row's message,
+    repro and divergence from its first failed unit, its message prefixed with
+    that unit's slice when there are several; each test's outcome likewise
+    and the union of the skipped tests' reasons; `slices` the records."""
+    by_row: dict[str, list[dict]] = {}
+    for record in records:
+        by_row.setdefault(record["row"], []).append(record)
+    order = list(row_order or ()) + [r for r in by_row if r not in (row_order or ())]
+    rows = []
+    for name in order:
+        units = sorted(by_row.get(name, ()), key=lambda u: u["slice"])
+        if not units:
+            continue
+        stats = RowStats(name, slices=units)
+        stats.tried = sum(u["tried"] for u in units)
+        stats.failed = sum(u["failed"] for u in units)
+        stats.seconds = round(sum(u["seconds"] for u in units), 3)
+        stats.outcome = row_outcome({i: u for i, u in enumerate(units)})
+        for u in units:
+            stats.kinds_seen += [k for k in u.get("kinds_seen", ()) if k not in stats.kinds_seen]
+            for tid, t in u.get("tests", {}).items():
+                mine = stats.tests.setdefault(tid, {"outcome": NOT_RUN, "message": "",
+                                                    "seconds": 0.0, "outcomes": []})
+                mine["outcomes"].append(t["outcome"])
+                mine["seconds"] = round(mine["seconds"] + t["seconds"], 3)
+                if not mine["message"] or (t["outcome"] in (FAILED, ERROR)
+                                           and mine["outcome"] not in (FAILED, ERROR)):
+                    mine["message"] = t["message"]
+                mine["outcome"] = row_outcome({i: {"outcome": o}
+                                               for i, o in enumerate(mine["outcomes"])})
+        for t in stats.tests.values():
+            del t["outcomes"]
+        broken = [u for u in units if u["outcome"] in (FAILED, ERROR)]
+        if broken:
+            first = broken[0]
+            where = f"seed slice {first['slice']}: " if len(units) > 1 else ""
+            stats.message = where + first["message"]
+            stats.repro = first["repro"]
+            stats.divergence = _divergence_from(first.get("divergence"))
+            stats.shrink_cut_short = any(u.get("shrink_cut_short") for u in broken)
+        else:
+            stats.message = "; ".join(dict.fromkeys(u["message"] for u in units if u["message"]))
+        rows.append(stats)
+    return rows
+
+
+def rows_from_payload(payload: dict) -> list[dict]:
+    """The unit records of a JSON report (`write_reports`' payload)."""
+    return [dict(unit, row=r["row"]) for r in payload.get("rows", ())
+            for unit in r.get("slices", ())]
+
+
 def write_reports(directory: Path, header: dict, rows) -> tuple[Path, Path]:
     """`conformance-report.json` and `conformance-report.md` in `directory`,
     and beside them a `divergence-<row>.png` per failed row with a divergence
@@ -170,12 +291,19 @@ def write_reports(directory: Path, header: dict, rows) -> tuple[Path, Path]:
     return json_path, md_path
 
 
+def _header_value(key, value):
+    """Long header lists (the units a shard ran, the row order) as counts."""
+    if key in ("units", "row_order") and isinstance(value, (list, tuple)):
+        return f"{len(value)} ({', '.join(map(str, value[:3]))}{', …' if len(value) > 3 else ''})"
+    return value
+
+
 def markdown(header: dict, rows, pictures: dict | None = None) -> str:
     """`pictures`: per row, the Markdown that shows its divergence picture, or
     says why there is none (`write_pictures`)."""
     rows = list(rows)
     lines = [f"# Conformance report: {header['impl']}", ""]
-    lines += [f"- {k}: {v}" for k, v in header.items() if k != "error"]
+    lines += [f"- {k}: {_header_value(k, v)}" for k, v in header.items() if k != "error"]
     if header.get("error"):
         lines += ["", "## Harness error", "", "```", header["error"], "```"]
     if rows or not header.get("error"):

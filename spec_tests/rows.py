@@ -14,9 +14,10 @@ from .description import DELAYED, STRAIGHT_THROUGH
 from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
                         check_vjp_conforms)
 from .profiles import EXAMPLES
-from .properties import check_conforms
+from .properties import check_chunked_run_conforms, check_conforms, check_conforms_from_state
 from .strategies import (DOCUMENTED_CLASSES, EQUINOX_KINDS_WITH_ROWS, burnin_runs,
-                         composed_in_graph_runs, concatenation_runs, feedback_runs,
+                         chunked_runs, composed_in_graph_runs, concatenation_runs,
+                         feedback_runs, runs_from_states,
                          final_layer_runs, isolated_runs, runs, several_inputs_and_outputs_runs,
                          straight_through_runs)
 
@@ -59,6 +60,12 @@ GRAPH_ROW_IDS = ["straight-through-reads", "feedback-delay", "concatenation-orde
 FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH)),
                 Row("forward: delayed", lambda: runs(forward=DELAYED))]
 FLOAT32_ROW = Row("float32", lambda: runs(), "float32", examples_factor=2.0)
+# The state is an input (SPEC.md §4.1, §4.5): runs of whole random networks and
+# of single classes, from a random valid state, and in two calls.
+STATE_ROWS = [Row("state: given initial state", runs_from_states,
+                  check=check_conforms_from_state),
+              Row("state: chunked run", chunked_runs, check=check_chunked_run_conforms)]
+STATE_ROW_IDS = ["given-initial-state", "chunked-run"]
 
 
 def _gradient_runs(isolated_kind=None):
@@ -113,7 +120,7 @@ def _check_surrogate(adapter, example, dtype):
 SURROGATE_ROW = Row("gradient: surrogates", _surrogate_points, check=_check_surrogate,
                     examples_factor=4.0)
 ALL_ROWS = {row.name: row for row in
-            CLASS_ROWS + GRAPH_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + GRADIENT_ROWS
+            CLASS_ROWS + GRAPH_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + STATE_ROWS + GRADIENT_ROWS
             + [SURROGATE_ROW]}
 
 

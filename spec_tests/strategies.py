@@ -27,8 +27,6 @@ drawn by Hypothesis itself, so they shrink.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from hypothesis import strategies as st
 
@@ -278,13 +276,6 @@ def image_stems(draw, required_kind: str | None = None):
 
 # -- graphs ------------------------------------------------------------------
 
-@dataclass
-class Topology:
-    """Who reads whom: `sources[i]` = [("layer", j) | ("input", k), ...] in order."""
-
-    sources: list = field(default_factory=list)
-
-
 @st.composite
 def topologies(draw, num_layers: int, num_inputs: int, first_layer: int = 0):
     """Edges for layers `first_layer..num_layers-1`: feed-forward edges, feedback
@@ -433,10 +424,11 @@ def input_sequences(draw, input_shapes, num_steps: int, current_means=(1.0,)):
 
 @st.composite
 def runs(draw, required_kind: str | None = None, forward: str | None = None,
-         max_steps: int = 50):
-    """A network, its inputs for T in [1, max_steps], a forward function, a burnin."""
+         max_steps: int = 50, steps=None):
+    """A network, its inputs for T in [1, max_steps] (or drawn from the
+    strategy `steps`), a forward function, a burnin."""
     network = draw(networks(required_kind), label="network")
-    num_steps = draw(st.integers(1, max_steps), label="T")
+    num_steps = draw(steps if steps is not None else st.integers(1, max_steps), label="T")
     inputs = draw(input_sequences(network.input_shapes, num_steps), label="inputs")
     forward = forward or draw(st.sampled_from([STRAIGHT_THROUGH, DELAYED]), label="forward")
     burnin = draw(st.integers(0, num_steps - 1), label="burnin") if draw(
@@ -519,11 +511,11 @@ def isolated_networks(draw, kind: str):
 
 
 @st.composite
-def isolated_runs(draw, kind: str, max_steps: int = 50):
+def isolated_runs(draw, kind: str, max_steps: int = 50, steps=None):
     """One layer of `kind` driven by external input for T in [1, max_steps]
-    steps, straight-through, no burn-in."""
+    steps (or drawn from the strategy `steps`), straight-through, no burn-in."""
     network = draw(isolated_networks(kind), label="network")
-    num_steps = draw(st.integers(1, max_steps), label="T")
+    num_steps = draw(steps if steps is not None else st.integers(1, max_steps), label="T")
     # A lone neuron sees only these inputs: means up to the largest
     # threshold, so that most runs spike whatever the decay constants.
     inputs = draw(input_sequences(network.input_shapes, num_steps, (1.0, 1.5)),
@@ -876,3 +868,45 @@ def composed_in_graph_runs(draw):
     network = draw(simple_networks(wiring, sizes, composed={host: kind}), label="network")
     return draw(simple_runs(network))
 
+
+
+# -- the state rows: runs from a given state, runs in two calls -------------------
+#
+# Whole random networks and single layers of every class (as in the class rows),
+# for T often one whose checkpointed scan (SPEC.md §4.6: chunks of
+# round(sqrt(T)) steps, runs of fewer than 4 steps scanned plainly) ends in a
+# partial chunk.
+
+UNEVEN_CHUNK_STEPS = (5, 7, 10, 11, 50)
+
+
+def uneven_chunk_steps(min_steps: int = 1, max_steps: int = 50):
+    """T in [min_steps, max_steps], half the time one of UNEVEN_CHUNK_STEPS
+    (5 = 2+2+1, 7 = 3+3+1, 10 = 3+3+3+1, 11 = 3+3+3+2, 50 = 7*7+1)."""
+    uneven = [t for t in UNEVEN_CHUNK_STEPS if min_steps <= t <= max_steps]
+    return st.one_of(st.sampled_from(uneven), st.integers(min_steps, max_steps))
+
+
+@st.composite
+def runs_of_any_network(draw, min_steps: int = 1):
+    """A whole random network (straight-through or delayed, maybe a burn-in),
+    or one layer of a documented class or equinox ingredient alone."""
+    steps = uneven_chunk_steps(min_steps)
+    if draw(st.booleans(), label="whole random network?"):
+        return draw(runs(steps=steps), label="run")
+    kind = draw(st.sampled_from(ISOLATED_KINDS), label="isolated kind")
+    return draw(isolated_runs(kind, steps=steps), label="run")
+
+
+@st.composite
+def runs_from_states(draw):
+    """`(run, seed)`: a run and the seed of its random valid initial state
+    (`oracle.random_valid_state`)."""
+    return draw(runs_of_any_network()), draw(st.integers(0, 2**32 - 1), label="state seed")
+
+
+@st.composite
+def chunked_runs(draw):
+    """`(run, split)`: a run of T >= 2 steps and where to cut it, `1 <= split < T`."""
+    run = draw(runs_of_any_network(min_steps=2))
+    return run, draw(st.integers(1, run.num_steps - 1), label="split")

@@ -13,24 +13,38 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from .adapters import DEFAULT_IMPL, ENV_VAR
-from .properties import check_conforms
+from .description import RunSpec
 from .report import row as row_stats
 from .repro import to_python
-from .rows import CLASS_ROWS, FLOAT32_ROW, FORWARD_ROWS, GRAPH_ROW_IDS, GRAPH_ROWS
+from .rows import (CLASS_ROWS, FLOAT32_ROW, FORWARD_ROWS, GRAPH_ROW_IDS, GRAPH_ROWS,
+                   STATE_ROW_IDS, STATE_ROWS)
+
+
+def _repro(row, example, impl):
+    """A script replaying `example` of `row` (for a state row: the run, then
+    the row's own property on it)."""
+    if isinstance(example, RunSpec):
+        return to_python(example, impl)
+    run, extra = example
+    return (to_python(run, impl)
+            + f"# {row.name}: the row's property, on this run\n"
+            + "from spec_tests.adapters import load_adapter\n"
+            + f"from spec_tests.properties import {row.check.__name__}\n"
+            + f"{row.check.__name__}(load_adapter({impl!r}), (run, {extra!r}), {row.dtype!r})\n")
 
 
 def _check(adapter, request, row, data):
-    run = data.draw(row.strategy(), label="run")
+    example = data.draw(row.strategy(), label="run")
     stats = row_stats(row.name)
     stats.tried += 1
     try:
-        check_conforms(adapter, run, row.dtype)
+        row.run_check(adapter, example)
     except Exception as error:
         stats.failed += 1
         stats.message = f"{type(error).__name__}: {error}"
         stats.divergence = getattr(error, "divergence", None)   # the report's picture
         impl = request.config.getoption("--impl") or os.environ.get(ENV_VAR) or DEFAULT_IMPL
-        stats.repro = to_python(run, impl)
+        stats.repro = _repro(row, example, impl)
         note(stats.repro)
         raise
 
@@ -65,3 +79,16 @@ def test_float32_conforms(adapter, request, data):
     error growing with the steps and magnitudes (compare.py), up to the first
     near-threshold spike decision."""
     _check(adapter, request, FLOAT32_ROW, data)
+
+
+@pytest.mark.parametrize("row", STATE_ROWS, ids=STATE_ROW_IDS)
+@given(data=st.data())
+def test_state_conforms(adapter, request, row, data):
+    """The state is an input: from a random valid state, and when a run is
+    split in two calls (the second starting from the first's final state),
+    outputs and final states equal the oracle's (float64). Adapters without
+    `set_state` skip."""
+    if getattr(adapter, "set_state", None) is None:
+        pytest.skip(f"adapter {adapter.name} has no set_state: runs from a given state "
+                    "cannot be made")
+    _check(adapter, request, row, data)

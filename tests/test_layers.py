@@ -556,3 +556,12 @@ def test_resnet_block_adds_input():
     # Without the skip connection (a CompoundLayer): 1, 1.5.
     compound = snn.CompoundLayer(eqx.nn.Lambda(lambda x: 2.0 * x), snn.SimpleLI([0.5]))
     assert outputs(run_layer(compound, [1.0, 1.0])) == [1.0, 1.5]
+
+
+def test_spiking_pool_refuses_an_input_smaller_than_its_window():
+    with pytest.raises(ValueError, match=r"SpikingMaxPool1d: input of shape \(1, 4\) is smaller"):
+        snn.SpikingMaxPool1d(10)(jnp.ones((1, 4)))
+    model = snn.Sequential(snn.SpikingMaxPool2d(3))
+    with pytest.raises(ValueError, match=r"layer 0 \(SpikingMaxPool2d\)"):
+        model.init_state((1, 2, 5))
+    assert snn.SpikingMaxPool1d(2, padding=1)(jnp.ones((1, 1))).shape == (1, 2)

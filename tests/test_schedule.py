@@ -148,3 +148,19 @@ def test_checkpointing_lowers_the_planned_memory_of_a_long_gradient(schedule, mo
         return stats.temp_size_in_bytes
 
     assert planned_bytes(True) < most * planned_bytes(False)
+
+
+def test_the_execution_plan_is_fixed_at_build_and_printable(key):
+    """SPEC §4.6: `model.plan` says which layers run time-parallel, which share
+    a scan, and the checkpoint/unroll options, before any call."""
+    from snnax_ref.snn.schedule import ExecutionPlan, Stage
+    layers = [eqx.nn.Linear(3, 4, key=key), snn.LIF(), eqx.nn.Linear(4, 2, key=key), snn.LIF()]
+    model = snn.Sequential(*layers, unroll=2)
+    assert model.plan == ExecutionPlan("graph", (Stage((0,), (1,)), Stage((2,), (3,))), False, 2)
+    text = str(model.plan)
+    assert "layers [0] for all steps at once" in text and "one scan of layers [3]" in text
+    step = snn.Sequential(*layers, schedule="step", checkpoint=True)
+    assert step.plan == ExecutionPlan("step", (), True, 1)
+    assert "step schedule" in str(step.plan)
+    delayed = snn.Sequential(*layers, forward_fn=snn.architecture.delayed_forward_fn)
+    assert delayed.plan.schedule == "step"

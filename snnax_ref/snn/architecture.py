@@ -10,11 +10,11 @@ from jax import Array, lax
 
 from . import checks
 from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
-                      delayed_forward_fn, layer_input)
+                      delayed_forward_fn, combine_inputs)
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer, call_layer
 from .scan import scan_over_time
-from .schedule import graph_schedule, graph_stages
+from .schedule import ExecutionPlan, execution_plan, graph_schedule
 from .shapes import infer_output_shapes, layer_input_shape
 
 Shape = Tuple[int, ...]
@@ -73,6 +73,9 @@ class StatefulModel(eqx.Module):
       steps in the backward pass (memory ~ `sqrt(T)` instead of `T` for the
       scanned values, about one more forward pass of compute).
     - `unroll`: `lax.scan`'s unroll factor.
+
+    `model.plan` (an `ExecutionPlan`, printable) is the execution plan these
+    options give, fixed when the model is built.
     """
 
     graph_structure: GraphStructure = eqx.field(static=True)
@@ -81,6 +84,7 @@ class StatefulModel(eqx.Module):
     schedule: str = eqx.field(static=True)
     checkpoint: bool = eqx.field(static=True)
     unroll: int = eqx.field(static=True)
+    plan: ExecutionPlan = eqx.field(static=True)
 
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
                  forward_fn: Callable = default_forward_fn, *, schedule: str = "auto",
@@ -111,14 +115,14 @@ class StatefulModel(eqx.Module):
         self.schedule = schedule
         self.checkpoint = bool(checkpoint)
         self.unroll = unroll
+        # Decided once, here: `print(model.plan)` says what __call__ will do.
+        self.plan = execution_plan(layers, graph_structure, forward_fn, schedule,
+                                   checkpoint, unroll)
 
     @property
     def uses_graph_schedule(self) -> bool:
         """Whether `__call__` runs the graph schedule (SPEC.md §4.6)."""
-        if self.schedule != "auto":
-            return self.schedule == "graph"
-        return self.forward_fn is default_forward_fn and any(
-            stage.parallel for stage in graph_stages(self.layers, self.graph_structure))
+        return self.plan.schedule == "graph"
 
     def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
                    shapes: Optional[Sequence] = None,
@@ -155,7 +159,7 @@ class StatefulModel(eqx.Module):
                          else jnp.zeros(output_shapes[j], dtype)
                          for j in struct.input_connectivity[i]]
                 parts += [jnp.zeros(input_shapes[k], dtype) for k in struct.input_layer_ids[i]]
-                output = call_layer(layer, None, layer_input(layer, parts), keys[i])[1]
+                output = call_layer(layer, None, combine_inputs(layer, parts), keys[i])[1]
                 carries[i] = LayerCarry(None, output)
         return carries
 
@@ -194,8 +198,8 @@ class StatefulModel(eqx.Module):
         step_keys = None if key is None else jnp.broadcast_to(key, (num_steps, *key.shape))
 
         def run(carry, inputs, keys):
-            if self.uses_graph_schedule:
-                return graph_schedule(self.layers, struct, carry, inputs, keys,
+            if self.plan.schedule == "graph":
+                return graph_schedule(self.layers, struct, self.plan.stages, carry, inputs, keys,
                                       self.checkpoint, self.unroll)
             return scan_over_time(step, carry, (inputs, keys), int(inputs[0].shape[0]),
                                   checkpoint=self.checkpoint, unroll=self.unroll)

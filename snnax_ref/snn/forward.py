@@ -28,7 +28,7 @@ def layer_keys(key: Optional[Array], num_layers: int) -> List[Optional[Array]]:
     return [None] * num_layers if key is None else list(jrand.split(key, num_layers))
 
 
-def layer_input(layer, inputs: Sequence[Array]):
+def combine_inputs(layer, inputs: Sequence[Array]):
     """Several inputs are concatenated along axis 0; a layer that takes a list
     (a `Parallel`, or a `CompoundLayer` headed by one) gets the list."""
     if receives_input_list(layer):
@@ -49,8 +49,15 @@ def _graph_step(layers, struct, key, carry, step_inputs, reads_this_step):
                      for j in struct.input_connectivity[i]]
         inputs = connected + external_inputs(struct, i, step_inputs)
         new_carry[i] = LayerCarry(*call_layer(layer, carry[i].state,
-                                              layer_input(layer, inputs), key_i))
+                                              combine_inputs(layer, inputs), key_i))
     return new_carry, [new_carry[f].output for f in struct.final_layer_ids]
+
+
+def reads_this_step(source: int, target: int) -> bool:
+    """The straight-through read rule (SPEC.md §4.4): the edge `source -> target`
+    reads step `t` when `source < target`, else step `t - 1`. The graph
+    schedule asks this function too, so the rule lives here only."""
+    return source < target
 
 
 def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
@@ -60,8 +67,7 @@ def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
     `j < i` already hold this step's output and layers `j >= i` (feedback
     edges, self-loops) still hold the previous step's.
     """
-    return _graph_step(layers, struct, key, carry, step_inputs,
-                       reads_this_step=lambda source, target: source < target)
+    return _graph_step(layers, struct, key, carry, step_inputs, reads_this_step)
 
 
 def delayed_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jrand
 
-from .forward import LayerCarry, layer_input
+from .forward import LayerCarry, default_forward_fn, combine_inputs, reads_this_step
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer, call_layer
 from .scan import scan_over_time
@@ -119,16 +119,49 @@ def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
     return [stage for stage in stages if stage.parallel or stage.scanned]
 
 
-def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
-                   sequences: Sequence, step_keys: Optional[jax.Array],
-                   checkpoint: bool = False, unroll: int = 1):
-    """Run the whole sequence; returns `(final_carry, final_outputs)` exactly as
-    scanning `default_forward_fn` would."""
+class ExecutionPlan(NamedTuple):
+    """How `StatefulModel.__call__` runs (SPEC.md §4.6), fixed when the model is
+    built: `schedule` is "step" (scan the forward function) or "graph"; for
+    "graph", `stages` lists per stage the time-parallel layers and the layers
+    sharing one scan."""
+
+    schedule: str
+    stages: tuple
+    checkpoint: bool
+    unroll: int
+
+    def __str__(self) -> str:
+        options = f"checkpoint={self.checkpoint}, unroll={self.unroll}"
+        if self.schedule == "step":
+            return f"step schedule: one scan of the forward function ({options})"
+        lines = [f"graph schedule ({options}):"]
+        for k, stage in enumerate(self.stages):
+            if stage.parallel:
+                lines.append(f"  stage {k}: layers {list(stage.parallel)} for all steps at once")
+            if stage.scanned:
+                lines.append(f"  stage {k}: one scan of layers {list(stage.scanned)}")
+        return "\n".join(lines)
+
+
+def execution_plan(layers, struct: GraphStructure, forward_fn, schedule: str,
+                   checkpoint: bool, unroll: int) -> ExecutionPlan:
+    """The plan for `schedule` ("auto", "step" or "graph"): "auto" takes the graph
+    schedule for `default_forward_fn` when some layer is time-parallel."""
+    stages = graph_stages(layers, struct) if forward_fn is default_forward_fn else []
+    graph = schedule == "graph" or (schedule == "auto" and any(s.parallel for s in stages))
+    frozen = tuple(Stage(tuple(s.parallel), tuple(s.scanned)) for s in stages) if graph else ()
+    return ExecutionPlan("graph" if graph else "step", frozen, bool(checkpoint), unroll)
+
+
+def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
+                   carry: Sequence[LayerCarry], sequences: Sequence,
+                   step_keys: Optional[jax.Array], checkpoint: bool = False, unroll: int = 1):
+    """Run the whole sequence through `stages` (`graph_stages`); returns
+    `(final_carry, final_outputs)` exactly as scanning `default_forward_fn` would."""
     num_layers = struct.num_layers
     num_steps = int(sequences[0].shape[0])
     # keys[t, i] is layer i's key at step t, as default_forward_fn splits them.
     keys = None if step_keys is None else jax.vmap(lambda k: jrand.split(k, num_layers))(step_keys)
-    stages = graph_stages(layers, struct)
     # A scanned layer's outputs are stacked over time only if a layer outside
     # its scan, or the caller, reads them.
     scan_of = {i: k for k, stage in enumerate(stages) for i in stage.scanned}
@@ -140,8 +173,8 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
     new_carry = list(carry)
 
     def read_sequence(source: int, reader: int):
-        """What `reader` sees of `source` over time: step t, or t - 1 if source >= reader."""
-        if source < reader:
+        """What `reader` sees of `source` over time: step t, or t - 1 (§4.4's rule)."""
+        if reads_this_step(source, reader):
             return sequence_of[source]
         return jnp.concatenate([carry[source].output[None], sequence_of[source][:-1]])
 
@@ -154,7 +187,7 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
             layer = layers[i]
 
             def apply(step_inputs, key, layer=layer):
-                return call_layer(layer, None, layer_input(layer, step_inputs), key)[1]
+                return call_layer(layer, None, combine_inputs(layer, step_inputs), key)[1]
 
             outputs = jax.vmap(apply)(inputs, None if keys is None else keys[:, i])
             sequence_of[i] = outputs
@@ -189,11 +222,11 @@ def graph_schedule(layers, struct: GraphStructure, carry: Sequence[LayerCarry],
                     if where == "sequence":
                         inputs.append(outside_now[what])
                     else:
-                        inputs.append(current[what].output if what < i
+                        inputs.append(current[what].output if reads_this_step(what, i)
                                       else previous[what].output)
                 key = None if step_layer_keys is None else step_layer_keys[i]
                 current[i] = LayerCarry(*call_layer(layers[i], previous[i].state,
-                                                    layer_input(layers[i], inputs), key))
+                                                    combine_inputs(layers[i], inputs), key))
             return [current[i] for i in scanned], [current[i].output for i in stacked]
 
         final, stacked_outputs = scan_over_time(step, [carry[i] for i in scanned],

@@ -34,6 +34,13 @@ class Adapter(Protocol):
       as arrays `(T - burnin, ...)`, one per final layer.
     - `read_states(model, network, final_state)`: `(states, outputs)`, per
       layer the flat list of state arrays in SPEC order and its last output.
+    - optional `set_state(model, network, states, outputs)`: the model state
+      whose layers hold the given flat states and outputs (in `read_states`'s
+      format, the inverse of `read_states`); adapters without it skip the
+      state rows (`spec_tests/rows.py`: "state: given initial state",
+      "state: chunked run").
+    - optional `plan_note()`: a line naming the execution plan of the latest
+      run (for failure messages), or None.
     - optional `precision(dtype)`: a context manager every call runs inside
       (JAX adapters turn float64 on there).
     - optional `jvp(run, param_tangents, input_tangents, dtype)`:
@@ -58,20 +65,73 @@ class Adapter(Protocol):
                     final_state: Any) -> Tuple[List[List[np.ndarray]], List[np.ndarray]]: ...
 
 
-def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> RunResult:
-    """Run `run` through `adapter` and return what it computed, as NumPy."""
-    precision = getattr(adapter, "precision", None)
-    with precision(dtype) if precision else contextlib.nullcontext():
-        model = adapter.build(run.network, run.forward, dtype)
-        state = adapter.init_state(model, run.network)
-        inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
-        final_state, outputs = adapter.run(model, state, inputs, run.burnin)
-        states, last_outputs = adapter.read_states(model, run.network, final_state)
+class StateNotSettable(Exception):
+    """The adapter has no `set_state`: runs from a given state cannot be made."""
+
+
+def _as_result(outputs, states, last_outputs) -> RunResult:
     return RunResult(
         outputs=[np.asarray(o, dtype=np.float64) for o in outputs],
         final_states=[[np.asarray(a, dtype=np.float64) for a in s] for s in states],
         final_outputs=[np.asarray(o, dtype=np.float64) for o in last_outputs],
     )
+
+
+def _start_state(adapter, model, network, initial, dtype):
+    if initial is None:
+        return adapter.init_state(model, network)
+    set_state = getattr(adapter, "set_state", None)
+    if set_state is None:
+        raise StateNotSettable(f"adapter {getattr(adapter, 'name', adapter)!r} has no set_state")
+    states, outputs = initial
+    return set_state(model, network, [[np.asarray(a, dtype=dtype) for a in s] for s in states],
+                     [np.asarray(o, dtype=dtype) for o in outputs])
+
+
+def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64",
+            initial=None) -> RunResult:
+    """Run `run` through `adapter` and return what it computed, as NumPy.
+
+    `initial`: None (the model's default initial state) or `(states,
+    outputs)` in `read_states`'s format, set through `adapter.set_state`."""
+    precision = getattr(adapter, "precision", None)
+    with precision(dtype) if precision else contextlib.nullcontext():
+        model = adapter.build(run.network, run.forward, dtype)
+        state = _start_state(adapter, model, run.network, initial, dtype)
+        inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
+        final_state, outputs = adapter.run(model, state, inputs, run.burnin)
+        states, last_outputs = adapter.read_states(model, run.network, final_state)
+    return _as_result(outputs, states, last_outputs)
+
+
+def execute_chunked(adapter: Adapter, run: RunSpec, split: int,
+                    dtype: str = "float64") -> RunResult:
+    """Run `run` (no burn-in) as two calls, steps `[0, split)` then `[split, T)`:
+    the second starts from the first's final state, read with `read_states`
+    and set back with `set_state`. The outputs are the two calls' outputs
+    concatenated, the final state the second's."""
+    if run.burnin:
+        raise ValueError("execute_chunked: a chunked run has no burn-in")
+    if not 0 < split < run.num_steps:
+        raise ValueError(f"execute_chunked: split {split} outside (0, {run.num_steps})")
+    if getattr(adapter, "set_state", None) is None:
+        raise StateNotSettable(f"adapter {getattr(adapter, 'name', adapter)!r} has no set_state")
+    precision = getattr(adapter, "precision", None)
+    with precision(dtype) if precision else contextlib.nullcontext():
+        model = adapter.build(run.network, run.forward, dtype)
+        state = adapter.init_state(model, run.network)
+        inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
+        middle, first = adapter.run(model, state, [x[:split] for x in inputs], 0)
+        notes = [getattr(adapter, "plan_note", lambda: None)()]
+        states, last_outputs = adapter.read_states(model, run.network, middle)
+        state = _start_state(adapter, model, run.network, (states, last_outputs), dtype)
+        final_state, second = adapter.run(model, state, [x[split:] for x in inputs], 0)
+        notes.append(getattr(adapter, "plan_note", lambda: None)())
+        states, last_outputs = adapter.read_states(model, run.network, final_state)
+    result = _as_result([np.concatenate([np.asarray(a), np.asarray(b)])
+                         for a, b in zip(first, second)], states, last_outputs)
+    result.plan_notes = [n for n in notes if n]
+    return result
 
 
 def load_adapter(spec: Optional[str] = None) -> Adapter:

@@ -1,5 +1,6 @@
 """The adapter for snnax_ref itself (the default implementation under test)."""
 
+import hashlib
 from pathlib import Path
 
 import equinox as eqx
@@ -23,13 +24,17 @@ class SnnaxStyleAdapter:
 
     deviations_file = None
 
-    def __init__(self, name, snn, functional, deviations_file=None, model_options=None):
+    def __init__(self, name, snn, functional, deviations_file=None, model_options=None,
+                 draw_plan=False):
         self.name = name
         self.snn = snn
         self.functional = functional
         self.deviations_file = deviations_file
         # Extra keyword arguments for StatefulModel (snnax_ref: schedule, ...).
         self.model_options = dict(model_options or {})
+        # Whether every run draws its execution plan (`draw_plan`) from its inputs.
+        self.draws_plan = draw_plan
+        self.last_plan = None
 
     def precision(self, dtype):
         return jax.enable_x64(dtype == "float64")
@@ -156,10 +161,59 @@ class SnnaxStyleAdapter:
                                           key=jax.random.PRNGKey(0)))
 
     def run(self, model, state, inputs, burnin):
+        model = self.planned(model, inputs)
         batch = jnp.asarray(inputs[0]) if len(inputs) == 1 else [jnp.asarray(x) for x in inputs]
         final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(1),
                                                      burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
+
+    # -- execution plans (SPEC.md §4.6) ------------------------------------------
+    def planned(self, model, inputs):
+        """`model`, rebuilt with the execution plan drawn for these inputs
+        (`draw_plan`), or unchanged; `last_plan` records the plan."""
+        if not self.draws_plan:
+            self.last_plan = None
+            return model
+        graph_allowed = model.forward_fn is self.snn.architecture.default_forward_fn
+        self.last_plan = draw_plan(inputs, graph_allowed)
+        return self.snn.StatefulModel(model.graph_structure, model.layers, model.forward_fn,
+                                      **self.last_plan)
+
+    def plan_note(self):
+        """The latest run's drawn execution plan, as a line; None if not drawn."""
+        if self.last_plan is None:
+            return None
+        return "execution plan: " + ", ".join(f"{k}={v!r}" for k, v in self.last_plan.items())
+
+    def set_state(self, model, network, states, outputs):
+        """The model state holding `states` (per layer, the flat list in SPEC
+        order) and `outputs` (per layer): the inverse of `read_states`. Each
+        layer's state is rebuilt in the structure of `init_state`'s (nested
+        member states of composed layers, None for stateless members)."""
+        template = self.init_state(model, network)
+        if len(states) != len(template) or len(outputs) != len(template):
+            raise ValueError(f"set_state: {len(states)} states and {len(outputs)} outputs "
+                             f"for {len(template)} layers")
+        carries = []
+        for i, (carry, flat, output) in enumerate(zip(template, states, outputs)):
+            leaves, treedef = jax.tree_util.tree_flatten(carry.state)
+            if len(leaves) != len(flat):
+                raise ValueError(f"set_state: layer {i} has {len(leaves)} state arrays, "
+                                 f"given {len(flat)}")
+            new_leaves = []
+            for leaf, value in zip(leaves, flat):
+                value = jnp.asarray(value, dtype=leaf.dtype)
+                if value.shape != leaf.shape:
+                    raise ValueError(f"set_state: layer {i}: shape {value.shape}, "
+                                     f"expected {leaf.shape}")
+                new_leaves.append(value)
+            output = jnp.asarray(output, dtype=carry.output.dtype)
+            if output.shape != carry.output.shape:
+                raise ValueError(f"set_state: layer {i}: output shape {output.shape}, "
+                                 f"expected {carry.output.shape}")
+            carries.append(type(carry)(jax.tree_util.tree_unflatten(treedef, new_leaves),
+                                       output))
+        return carries
 
     def outputs_as_function(self, run, dtype):
         """`(f, params, inputs)`: `f(params, inputs)` runs `run` with the
@@ -176,7 +230,7 @@ class SnnaxStyleAdapter:
 
         def outputs(params, inputs):
             network = with_flat_params(run.network, params)
-            model = self.build(network, run.forward, dtype)
+            model = self.planned(self.build(network, run.forward, dtype), run.inputs)
             batch = inputs[0] if len(inputs) == 1 else list(inputs)
             return model(state, batch, jax.random.PRNGKey(1), burnin=run.burnin)[1]
 
@@ -237,18 +291,46 @@ def layer_input_shapes(network: NetworkSpec):
     return shapes
 
 
-def _make_adapter(**model_options):
+PLAN_CHOICES = {"checkpoint": (False, True), "unroll": (1, 2, 3)}
+
+
+def draw_plan(inputs, graph_allowed: bool) -> dict:
+    """The execution plan for a run with these input sequences: schedule in
+    {step, graph} (graph only for `default_forward_fn`), checkpoint in
+    {False, True}, unroll in {1, 2, 3}, drawn from a stable hash of the
+    inputs' shapes and bytes (so T too): the same run always gets the same
+    plan, and a replayed failure runs it again."""
+    digest = hashlib.sha256()
+    for x in inputs:
+        x = np.ascontiguousarray(np.asarray(x))
+        digest.update(repr((x.shape, x.dtype.str)).encode())
+        digest.update(x.tobytes())
+    number = int.from_bytes(digest.digest()[:8], "little")
+    schedules = ("step", "graph") if graph_allowed else ("step",)
+    plan = {"schedule": schedules[number % len(schedules)]}
+    number //= len(schedules)
+    for name, choices in PLAN_CHOICES.items():
+        plan[name] = choices[number % len(choices)]
+        number //= len(choices)
+    return plan
+
+
+def _make_adapter(draw_plan=False, **model_options):
     import snnax_ref
     label = "".join(f" {k}={v}" for k, v in model_options.items())
+    label += " (execution plan drawn per run)" if draw_plan else ""
     return SnnaxStyleAdapter("snnax_ref " + snnax_ref.__version__ + label, snnax_ref.snn,
                              snnax_ref.functional,
                              Path(__file__).with_name("snnax_ref_deviations.txt"),
-                             model_options)
+                             model_options, draw_plan=draw_plan)
 
 
-# The default: StatefulModel's own choice (the graph schedule for straight-through
-# networks with a time-parallel layer, the step scan otherwise).
-adapter = _make_adapter()
+# The default: every run draws its execution plan (`draw_plan`: step or graph
+# schedule, checkpoint or not, unroll 1-3), so the conformance rows check them all.
+adapter = _make_adapter(draw_plan=True)
+# StatefulModel's own choice (the graph schedule for straight-through networks
+# with a time-parallel layer, the step scan otherwise).
+auto_adapter = _make_adapter()
 # The readable step-by-step scan, for every forward function.
 step_adapter = _make_adapter(schedule="step")
 # The graph schedule on every straight-through network, hoistable or not.

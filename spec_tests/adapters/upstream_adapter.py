@@ -99,6 +99,25 @@ class UpstreamAdapter(SnnaxStyleAdapter):
         final_state, outputs = model(state, batch, jax.random.PRNGKey(1), burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
 
+    def set_state(self, model, network, states, outputs):
+        """The inverse of `read_states`: a stateful layer's leaves are its flat
+        state (its output being the last of them, as upstream reads
+        `state[-1]`; the given output is not stored separately), a stateless
+        layer's state is `[output]`."""
+        template = self.init_state(model, network)
+        new_state = []
+        for i, (spec, layer_state, flat, output) in enumerate(
+                zip(network.layers, template, states, outputs)):
+            leaves, treedef = jax.tree_util.tree_flatten(layer_state)
+            given = list(flat) if spec.is_stateful else [output]
+            if len(given) != len(leaves):
+                raise ValueError(f"set_state: layer {i} has {len(leaves)} state arrays in "
+                                 f"upstream, given {len(given)}")
+            new_state.append(jax.tree_util.tree_unflatten(
+                treedef, [jnp.asarray(v, dtype=leaf.dtype).reshape(leaf.shape)
+                          for leaf, v in zip(leaves, given)]))
+        return new_state
+
     def read_states(self, model, network, final_state):
         states, outputs = [], []
         for spec, layer_state in zip(network.layers, final_state):

@@ -13,6 +13,8 @@ Public API:
   initial_state_tangents=None, initial_output_tangents=None, margin=1e-6,
   initial_states=None, initial_outputs=None) -> TangentRunResult`: forward-mode
   derivatives with surrogate spike derivatives and SPEC's stop-gradients.
+- `random_valid_state(network, rng) -> (states, outputs)`: a random valid
+  initial state (`states.py`), for runs that start from a given state.
 - `heaviside(x)`: H(x) = 1 if x >= 0 else 0.
 - `infer_network_shapes(network) -> (input_shapes, output_shapes)`.
 """
@@ -20,7 +22,8 @@ Public API:
 from spec_tests.oracle.network import initial_state, run
 from spec_tests.oracle.shapes import infer_network_shapes
 from spec_tests.oracle.spikes import heaviside, surrogate_derivative
+from spec_tests.oracle.states import random_valid_state
 from spec_tests.oracle.tangents import TangentRunResult, run_with_tangents
 
 __all__ = ["run", "initial_state", "run_with_tangents", "TangentRunResult",
-           "surrogate_derivative", "heaviside", "infer_network_shapes"]
+           "surrogate_derivative", "heaviside", "infer_network_shapes", "random_valid_state"]

@@ -14,7 +14,7 @@ import numpy as np
 from spec_tests.oracle.alternatives import alternative_neuron_step
 from spec_tests.oracle.defaults import clamp, param, threshold_of
 from spec_tests.oracle.neurons import NEURON_FUNCTIONS, STATE_NAMES
-from spec_tests.oracle.shapes import receives_list
+from spec_tests.oracle.shapes import receives_input_list
 from spec_tests.oracle.spikes import heaviside
 from spec_tests.oracle.stateless import STATELESS_FUNCTIONS, apply_stateless
 
@@ -109,7 +109,7 @@ def step_layer(layer, state, x):
     if len(state) != state_size(layer):
         raise ValueError(f"{layer.kind}: expected {state_size(layer)} state arrays, "
                          f"got {len(state)}")
-    if receives_list(layer):
+    if receives_input_list(layer):
         if not isinstance(x, (list, tuple)):
             raise ValueError(f"{layer.kind}: expects a list of inputs, got one array")
         x = [np.asarray(v, dtype=np.float64) for v in x]

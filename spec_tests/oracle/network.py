@@ -20,7 +20,7 @@ import numpy as np
 from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, RunResult
 from spec_tests.oracle.composed import state_size, step_layer
 from spec_tests.oracle.defaults import active_semantics, semantics_in_force
-from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_list
+from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_input_list
 from spec_tests.oracle.spikes import is_near_threshold
 
 
@@ -74,7 +74,7 @@ def initial_state(network):
         parts = [outputs[j] if (j < i or is_stateful(network.layers[j]))
                  else np.zeros(output_shapes[j]) for j in network.input_connectivity[i]]
         parts += [np.zeros(tuple(network.input_shapes[k])) for k in network.input_layer_ids[i]]
-        _, outputs[i], _ = step_layer(layer, [], combine_parts(layer, parts))
+        _, outputs[i], _ = step_layer(layer, [], combine_inputs(layer, parts))
     return states, outputs
 
 
@@ -128,12 +128,12 @@ def checked_inputs(run_spec):
     return inputs, steps
 
 
-def reads_current_step(forward: str, source: int, target: int) -> bool:
+def reads_this_step(forward: str, source: int, target: int) -> bool:
     """Whether the edge source -> target reads step t (else step t-1)."""
     return forward == STRAIGHT_THROUGH and source < target
 
 
-def layer_input(network, forward, i, current_outputs, previous_outputs, step_inputs):
+def input_parts(network, forward, i, current_outputs, previous_outputs, step_inputs):
     """The list of parts layer i receives: connected layers in order, then external inputs.
 
     (An alternative `Semantics` in force may override `forward` and the order.)
@@ -141,16 +141,16 @@ def layer_input(network, forward, i, current_outputs, previous_outputs, step_inp
     forward = active_semantics().edges or forward
     parts = []
     for j in network.input_connectivity[i]:
-        current = reads_current_step(forward, j, i)
+        current = reads_this_step(forward, j, i)
         parts.append(current_outputs[j] if current else previous_outputs[j])
     parts += [step_inputs[k] for k in network.input_layer_ids[i]]
     return ordered_parts(parts, len(network.input_connectivity[i]), active_semantics())
 
 
-def combine_parts(layer, parts):
+def combine_inputs(layer, parts):
     """A Parallel layer (or a CompoundLayer headed by one) gets the list, one part
     is passed unchanged, several are concatenated."""
-    if receives_list(layer):
+    if receives_input_list(layer):
         return list(parts)
     if len(parts) == 1:
         return parts[0]
@@ -195,10 +195,10 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
         step_inputs = [x[t] for x in inputs]
         current_outputs = [None] * network.num_layers
         for i, layer in enumerate(network.layers):
-            parts = layer_input(network, run_spec.forward, i,
+            parts = input_parts(network, run_spec.forward, i,
                                 current_outputs, previous_outputs, step_inputs)
             states[i], current_outputs[i], arguments = step_layer(
-                layer, states[i], combine_parts(layer, parts))
+                layer, states[i], combine_inputs(layer, parts))
             if any(is_near_threshold(a, thr, margin) for a, thr in arguments):
                 near_threshold[t] = True
         previous_outputs = current_outputs

@@ -18,7 +18,7 @@ from spec_tests.oracle.defaults import hyper, optional_param, param
 from spec_tests.oracle.neurons import STATE_NAMES
 from spec_tests.oracle.stateless import CONV_SPATIAL_DIMS, POOL_SPATIAL_DIMS, window_output_size
 
-def receives_list(layer) -> bool:
+def receives_input_list(layer) -> bool:
     """SPEC 4.3: a Parallel, or a CompoundLayer whose first member is a Parallel,
     receives its inputs as a list; every other layer their concatenation."""
     return layer.kind == "Parallel" or (
@@ -60,7 +60,7 @@ def output_shape(layer, input_shape, partial: bool = False) -> tuple[int, ...]:
         if len(set(shapes)) != 1:
             raise ValueError(f"Parallel: member outputs {shapes} differ")
         return shapes[0]
-    if kind == "CompoundLayer" and receives_list(layer):
+    if kind == "CompoundLayer" and receives_input_list(layer):
         shape = input_shape
         for member in layer.members:
             shape = output_shape(member, shape, partial)
@@ -128,7 +128,7 @@ def initial_layer_state(layer, input_shape) -> list[np.ndarray]:
     if kind in STATE_NAMES:
         return [np.zeros(input_shape) for _ in STATE_NAMES[kind]]
     if kind in ("CompoundLayer", "ResNetBlock"):
-        state, shape = [], input_shape if receives_list(layer) else tuple(input_shape)
+        state, shape = [], input_shape if receives_input_list(layer) else tuple(input_shape)
         for member in layer.members:
             state += initial_layer_state(member, shape)
             shape = output_shape(member, shape)
@@ -145,7 +145,7 @@ def _input_parts(network, i, output_shapes):
 def _combined_input(layer, parts):
     """What the layer receives: the list (Parallel, or a CompoundLayer headed by
     one), the single part, or the concatenation."""
-    if receives_list(layer):
+    if receives_input_list(layer):
         return parts
     known = [p for p in parts if p is not None]
     if not known:

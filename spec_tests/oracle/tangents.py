@@ -18,7 +18,7 @@ import numpy as np
 from spec_tests.description import RunResult
 from spec_tests.oracle.composed_tangents import step_layer_tangent
 from spec_tests.oracle.network import (
-    checked_initial, checked_inputs, combine_parts, layer_input)
+    checked_initial, checked_inputs, combine_inputs, input_parts)
 from spec_tests.oracle.spikes import is_near_threshold
 
 
@@ -94,14 +94,14 @@ def run_with_tangents(run_spec, param_tangents=None, input_tangents=None,
         current_outputs = [None] * network.num_layers
         current_output_tangents = [None] * network.num_layers
         for i, layer in enumerate(network.layers):
-            parts = layer_input(network, run_spec.forward, i,
+            parts = input_parts(network, run_spec.forward, i,
                                 current_outputs, previous_outputs, step_inputs)
-            dparts = layer_input(network, run_spec.forward, i, current_output_tangents,
+            dparts = input_parts(network, run_spec.forward, i, current_output_tangents,
                                  previous_output_tangents, step_input_tangents)
             (states[i], state_tangents[i], current_outputs[i], current_output_tangents[i],
              arguments) = step_layer_tangent(layer, states[i], state_tangents[i],
-                                             combine_parts(layer, parts),
-                                             combine_parts(layer, dparts), param_tangents[i])
+                                             combine_inputs(layer, parts),
+                                             combine_inputs(layer, dparts), param_tangents[i])
             if any(is_near_threshold(a, thr, margin) for a, thr in arguments):
                 near_threshold[t] = True
         previous_outputs, previous_output_tangents = current_outputs, current_output_tangents

@@ -126,8 +126,8 @@ class StatefulLayer(eqx.Module):
             "__call__(state, synaptic_input, *, key=None) -> (new_state, output)")
 
 
-def call_layer(layer, state: Any, layer_input, key: Optional[Array]) -> Tuple[Any, Array]:
+def call_layer(layer, state: Any, synaptic_input, key: Optional[Array]) -> Tuple[Any, Array]:
     """One step of any layer: `(state, output)`; a stateless layer's state is `None`."""
     if isinstance(layer, StatefulLayer):
-        return layer(state, layer_input, key=key)
-    return None, layer(layer_input, key=key)
+        return layer(state, synaptic_input, key=key)
+    return None, layer(synaptic_input, key=key)
