@@ -3,7 +3,6 @@
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jrand
 from jax import Array, lax
@@ -21,37 +20,6 @@ Shape = Tuple[int, ...]
 
 __all__ = ["StatefulModel", "GraphStructure", "LayerCarry", "default_forward_fn",
            "delayed_forward_fn", "debug_forward_fn"]
-
-
-def _is_shape(value) -> bool:
-    return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
-
-
-def _is_prng_key(value) -> bool:
-    """A PRNG key: a typed key array, or a raw `uint32` key of shape `(2,)`."""
-    if not isinstance(value, jax.Array):
-        return False
-    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
-        return True
-    return value.dtype == jnp.uint32 and value.shape == (2,)
-
-
-def _input_shapes(in_shape, num_inputs: int) -> List[Shape]:
-    if _is_shape(in_shape):
-        shapes = [in_shape]
-    else:
-        try:
-            shapes = [tuple(shape) for shape in in_shape]
-        except TypeError:
-            raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
-                             f"sequence of shapes, got {in_shape!r}") from None
-        if shapes and all(isinstance(d, int) for d in shapes):  # a list of ints
-            raise ValueError(f"init_state: in_shape {in_shape!r} is a list of ints; give "
-                             "one shape as a tuple, or a list of tuples.")
-    if len(shapes) != num_inputs:
-        raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
-                         f"in_shape gives {len(shapes)} shape(s): {shapes}.")
-    return shapes
 
 
 class StatefulModel(eqx.Module):
@@ -89,26 +57,8 @@ class StatefulModel(eqx.Module):
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
                  forward_fn: Callable = default_forward_fn, *, schedule: str = "auto",
                  checkpoint: bool = False, unroll: int = 1) -> None:
-        if not isinstance(graph_structure, GraphStructure):
-            raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
-                            f"got {type(graph_structure).__name__}")
         layers = list(layers)
-        if len(layers) != graph_structure.num_layers:
-            raise ValueError(f"StatefulModel: layers has {len(layers)} entries but "
-                             f"graph_structure.num_layers is {graph_structure.num_layers}.")
-        for i, layer in enumerate(layers):
-            if not callable(layer):
-                raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
-                                 "not callable.")
-        if schedule not in ("auto", "step", "graph"):
-            raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
-                             f"got {schedule!r}")
-        if schedule == "graph" and forward_fn is not default_forward_fn:
-            raise ValueError("StatefulModel: schedule='graph' computes the straight-through "
-                             "semantics of default_forward_fn; use schedule='step' with "
-                             f"{getattr(forward_fn, '__name__', forward_fn)}.")
-        if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-            raise ValueError(f"StatefulModel: unroll must be a positive int, got {unroll!r}")
+        checks.check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll)
         self.graph_structure = graph_structure
         self.layers = layers
         self.forward_fn = forward_fn
@@ -138,10 +88,10 @@ class StatefulModel(eqx.Module):
           upstream's `init_state(in_shape, key)`, is taken as `key`.
         - `key`: split over layers; `None` means `jax.random.PRNGKey(0)`.
         """
-        if key is None and _is_prng_key(shapes):
+        if key is None and checks.is_prng_key(shapes):
             shapes, key = None, shapes
         struct = self.graph_structure
-        input_shapes = _input_shapes(in_shape, struct.num_inputs)
+        input_shapes = checks.input_shapes(in_shape, struct.num_inputs)
         dtype = jnp.zeros(()).dtype
         output_shapes = infer_output_shapes(self.layers, struct, input_shapes, shapes, dtype)
         keys = jrand.split(jrand.PRNGKey(0) if key is None else key, struct.num_layers)

@@ -3,16 +3,131 @@
 Everything here runs at trace time on shapes and dtypes only.
 """
 
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .forward import LayerCarry
+from .forward import LayerCarry, default_forward_fn
 from .graph import GraphStructure
 from .shapes import evaluate_layer, input_parts
+
+
+# -- GraphStructure (SPEC.md §4) ---------------------------------------------------------
+
+def _as_id_lists(field_name: str, value, num_layers: int) -> Tuple[Tuple[int, ...], ...]:
+    try:
+        rows = [tuple(row) for row in value]
+    except TypeError:
+        raise ValueError(f"GraphStructure.{field_name} must be a sequence of sequences "
+                         f"of ints, one per layer; got {value!r}") from None
+    if len(rows) != num_layers:
+        raise ValueError(f"GraphStructure.{field_name} has {len(rows)} entries but "
+                         f"num_layers is {num_layers}: give one list per layer.")
+    for index, row in enumerate(rows):
+        for item in row:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise ValueError(f"GraphStructure.{field_name}[{index}] contains "
+                                 f"{item!r}, which is not an int.")
+    return tuple(rows)
+
+
+def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_connectivity):
+    """`GraphStructure`'s fields as tuples, or a `ValueError` naming the field and index."""
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
+    input_layer_ids = _as_id_lists("input_layer_ids", input_layer_ids, num_layers)
+    connectivity = _as_id_lists("input_connectivity", input_connectivity, num_layers)
+    try:
+        final_layer_ids = tuple(final_layer_ids)
+    except TypeError:
+        raise ValueError("GraphStructure.final_layer_ids must be a sequence of "
+                         f"layer ids, got {final_layer_ids!r}") from None
+    if not final_layer_ids:
+        raise ValueError("GraphStructure.final_layer_ids is empty: name at least "
+                         "one layer whose output the model returns.")
+    for position, layer_id in enumerate(final_layer_ids):
+        if isinstance(layer_id, bool) or not isinstance(layer_id, int) \
+                or not 0 <= layer_id < num_layers:
+            raise ValueError(f"GraphStructure.final_layer_ids[{position}] = {layer_id!r} "
+                             f"is not a layer id in [0, {num_layers}).")
+    for layer, sources in enumerate(connectivity):
+        for source in sources:
+            if not 0 <= source < num_layers:
+                raise ValueError(f"GraphStructure.input_connectivity[{layer}] refers to "
+                                 f"layer {source}, outside [0, {num_layers}).")
+    for layer, external in enumerate(input_layer_ids):
+        for input_id in external:
+            if input_id < 0:
+                raise ValueError(f"GraphStructure.input_layer_ids[{layer}] refers to "
+                                 f"external input {input_id}; ids start at 0.")
+    if not any(input_layer_ids):
+        raise ValueError("GraphStructure.input_layer_ids feeds no external input to "
+                         "any layer: at least one layer must read an external input.")
+    for layer in range(num_layers):
+        if not connectivity[layer] and not input_layer_ids[layer]:
+            raise ValueError(f"GraphStructure: layer {layer} has no input at all "
+                             f"(input_connectivity[{layer}] and input_layer_ids[{layer}] "
+                             "are both empty).")
+    return input_layer_ids, final_layer_ids, connectivity
+
+
+# -- StatefulModel's constructor and init_state (SPEC.md §4, §4.2) ------------------------
+
+def check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll) -> None:
+    """The constructor's arguments, or an error naming the argument."""
+    if not isinstance(graph_structure, GraphStructure):
+        raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
+                        f"got {type(graph_structure).__name__}")
+    if len(layers) != graph_structure.num_layers:
+        raise ValueError(f"StatefulModel: layers has {len(layers)} entries but "
+                         f"graph_structure.num_layers is {graph_structure.num_layers}.")
+    for i, layer in enumerate(layers):
+        if not callable(layer):
+            raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
+                             "not callable.")
+    if schedule not in ("auto", "step", "graph"):
+        raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
+                         f"got {schedule!r}")
+    if schedule == "graph" and forward_fn is not default_forward_fn:
+        raise ValueError("StatefulModel: schedule='graph' computes the straight-through "
+                         "semantics of default_forward_fn; use schedule='step' with "
+                         f"{getattr(forward_fn, '__name__', forward_fn)}.")
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"StatefulModel: unroll must be a positive int, got {unroll!r}")
+
+
+def is_shape(value) -> bool:
+    return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
+
+
+def is_prng_key(value) -> bool:
+    """A PRNG key: a typed key array, or a raw `uint32` key of shape `(2,)`."""
+    if not isinstance(value, jax.Array):
+        return False
+    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
+        return True
+    return value.dtype == jnp.uint32 and value.shape == (2,)
+
+
+def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
+    if is_shape(in_shape):
+        shapes = [in_shape]
+    else:
+        try:
+            shapes = [tuple(shape) for shape in in_shape]
+        except TypeError:
+            raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
+                             f"sequence of shapes, got {in_shape!r}") from None
+        if shapes and all(isinstance(d, int) for d in shapes):  # a list of ints
+            raise ValueError(f"init_state: in_shape {in_shape!r} is a list of ints; give "
+                             "one shape as a tuple, or a list of tuples.")
+    if len(shapes) != num_inputs:
+        raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
+                         f"in_shape gives {len(shapes)} shape(s): {shapes}.")
+    return shapes
 
 
 def as_sequences(struct: GraphStructure, input_batch) -> List:

@@ -4,23 +4,6 @@ from dataclasses import dataclass
 from typing import Sequence, Tuple
 
 
-def _as_id_lists(field_name: str, value, num_layers: int) -> Tuple[Tuple[int, ...], ...]:
-    try:
-        rows = [tuple(row) for row in value]
-    except TypeError:
-        raise ValueError(f"GraphStructure.{field_name} must be a sequence of sequences "
-                         f"of ints, one per layer; got {value!r}") from None
-    if len(rows) != num_layers:
-        raise ValueError(f"GraphStructure.{field_name} has {len(rows)} entries but "
-                         f"num_layers is {num_layers}: give one list per layer.")
-    for index, row in enumerate(rows):
-        for item in row:
-            if isinstance(item, bool) or not isinstance(item, int):
-                raise ValueError(f"GraphStructure.{field_name}[{index}] contains "
-                                 f"{item!r}, which is not an int.")
-    return tuple(rows)
-
-
 @dataclass(frozen=True)
 class GraphStructure:
     """The connectivity graph of a `StatefulModel`.
@@ -44,45 +27,12 @@ class GraphStructure:
     input_connectivity: Sequence[Sequence[int]]
 
     def __post_init__(self):
-        num_layers = self.num_layers
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
-        input_layer_ids = _as_id_lists("input_layer_ids", self.input_layer_ids, num_layers)
-        connectivity = _as_id_lists("input_connectivity", self.input_connectivity, num_layers)
-        try:
-            final_layer_ids = tuple(self.final_layer_ids)
-        except TypeError:
-            raise ValueError("GraphStructure.final_layer_ids must be a sequence of "
-                             f"layer ids, got {self.final_layer_ids!r}") from None
-        if not final_layer_ids:
-            raise ValueError("GraphStructure.final_layer_ids is empty: name at least "
-                             "one layer whose output the model returns.")
-        for position, layer_id in enumerate(final_layer_ids):
-            if isinstance(layer_id, bool) or not isinstance(layer_id, int) \
-                    or not 0 <= layer_id < num_layers:
-                raise ValueError(f"GraphStructure.final_layer_ids[{position}] = {layer_id!r} "
-                                 f"is not a layer id in [0, {num_layers}).")
-        for layer, sources in enumerate(connectivity):
-            for source in sources:
-                if not 0 <= source < num_layers:
-                    raise ValueError(f"GraphStructure.input_connectivity[{layer}] refers to "
-                                     f"layer {source}, outside [0, {num_layers}).")
-        for layer, external in enumerate(input_layer_ids):
-            for input_id in external:
-                if input_id < 0:
-                    raise ValueError(f"GraphStructure.input_layer_ids[{layer}] refers to "
-                                     f"external input {input_id}; ids start at 0.")
-        if not any(input_layer_ids):
-            raise ValueError("GraphStructure.input_layer_ids feeds no external input to "
-                             "any layer: at least one layer must read an external input.")
-        for layer in range(num_layers):
-            if not connectivity[layer] and not input_layer_ids[layer]:
-                raise ValueError(f"GraphStructure: layer {layer} has no input at all "
-                                 f"(input_connectivity[{layer}] and input_layer_ids[{layer}] "
-                                 "are both empty).")
-        object.__setattr__(self, "input_layer_ids", input_layer_ids)
-        object.__setattr__(self, "input_connectivity", connectivity)
-        object.__setattr__(self, "final_layer_ids", final_layer_ids)
+        from .checks import checked_graph_fields  # checks imports the rest of snn
+        fields = checked_graph_fields(self.num_layers, self.input_layer_ids,
+                                      self.final_layer_ids, self.input_connectivity)
+        for name, value in zip(("input_layer_ids", "final_layer_ids", "input_connectivity"),
+                               fields):
+            object.__setattr__(self, name, value)
 
     @property
     def num_inputs(self) -> int:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 
 from ...functional.surrogate import superspike_surrogate
-from .spiking import SpikingLayer, as_parameter, clamp, layer_constants
+from .spiking import SpikingLayer, clamp, layer_constants
 
 
 class SimpleLIF(SpikingLayer):
