@@ -186,7 +186,7 @@ def test_srm_with_refractory_term():
 
 def test_srm_shapes_follow_inner_layer():
     inner = L("Linear", params={"weight": np.ones((2, 3))})
-    states, outputs = oracle.initial_state(chain(L("SRM", members=(inner,)), input_shape=(3,)))
+    states, outputs = oracle.init_state(chain(L("SRM", members=(inner,)), input_shape=(3,)))
     assert [s.shape for s in states[0]] == [(3,), (3,), (2,), (2,)]
     assert outputs[0].shape == (2,)
 
@@ -370,7 +370,7 @@ def test_chunked_run_equals_whole_run():
 
 def test_default_initial_state():
     layer = L("CompoundLayer", members=(L("BatchNormLayer"), L("Flatten"), L("LIF")))
-    states, outputs = oracle.initial_state(chain(layer, input_shape=(2, 3)))
+    states, outputs = oracle.init_state(chain(layer, input_shape=(2, 3)))
     assert [s.shape for s in states[0]] == [(2, 3), (2, 3), (6,), (6,), (6,)]
     np.testing.assert_array_equal(states[0][1], np.ones((2, 3)))
     assert sum(np.abs(s).sum() for s in states[0]) == 6.0
@@ -393,13 +393,13 @@ def test_near_threshold_steps():
 
 def test_shape_errors():
     with pytest.raises(ValueError, match="layer 0"):
-        oracle.initial_state(chain(L("Linear", params={"weight": np.ones((2, 3))}),
+        oracle.init_state(chain(L("Linear", params={"weight": np.ones((2, 3))}),
                                    input_shape=(4,)))
     # a self-loop on an elementwise layer can never settle: out = concat(out, x)
     net = NetworkSpec(layers=(L("SimpleLI"),), input_layer_ids=((0,),),
                       input_connectivity=((0,),), final_layer_ids=(0,), input_shapes=((1,),))
     with pytest.raises(ValueError, match="layer 0"):
-        oracle.initial_state(net)
+        oracle.init_state(net)
 
 
 # --- forward-mode tangents ----------------------------------------------------------
@@ -441,7 +441,7 @@ def finite_difference(run_spec, dparams, dinputs, dstates, doutputs, states, out
 
 def check_against_finite_differences(run_spec, rng, zero_state_tangent=lambda i, k: False):
     net = run_spec.network
-    states, outputs = oracle.initial_state(net)
+    states, outputs = oracle.init_state(net)
     # random initial states exercise every path (positive, for the running variances)
     states = [[rng.uniform(0.2, 1.0, size=a.shape) for a in s] for s in states]
     outputs = [rng.normal(size=o.shape) for o in outputs]

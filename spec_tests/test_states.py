@@ -29,7 +29,7 @@ def test_random_valid_state_has_the_default_shapes_and_valid_values(network, see
     non-negative whole numbers, variances positive; an output that a state
     component determines is that component."""
     states, outputs = oracle.random_valid_state(network, np.random.default_rng(seed))
-    default_states, default_outputs = oracle.initial_state(network)
+    default_states, default_outputs = oracle.init_state(network)
     assert [[a.shape for a in s] for s in states] == [[a.shape for a in s]
                                                       for s in default_states]
     assert [o.shape for o in outputs] == [o.shape for o in default_outputs]
@@ -83,7 +83,7 @@ def test_set_state_inverts_read_states(example):
 @given(example=runs_from_states())
 def test_a_run_from_the_default_state_set_explicitly_equals_a_plain_run(example):
     run, _ = example
-    default = oracle.initial_state(run.network)
+    default = oracle.init_state(run.network)
     plain = execute(step_adapter, run)
     explicit = execute(step_adapter, run, initial=default)
     for a, b in zip(plain.outputs, explicit.outputs):

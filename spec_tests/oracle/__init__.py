@@ -7,7 +7,7 @@ plain Python, and vectorises only inside one layer's update.
 Public API:
 
 - `run(run_spec, margin=1e-6, initial_states=None, initial_outputs=None) -> RunResult`
-- `initial_state(network) -> (states, outputs)`: SPEC's default initial state.
+- `init_state(network) -> (states, outputs)`: SPEC's default initial state.
 - `surrogate_derivative(name, beta, x)`: the dH/dx a spike function uses.
 - `run_with_tangents(run_spec, param_tangents=None, input_tangents=None,
   initial_state_tangents=None, initial_output_tangents=None, margin=1e-6,
@@ -19,11 +19,11 @@ Public API:
 - `infer_network_shapes(network) -> (input_shapes, output_shapes)`.
 """
 
-from spec_tests.oracle.network import initial_state, run
+from spec_tests.oracle.network import init_state, run
 from spec_tests.oracle.shapes import infer_network_shapes
 from spec_tests.oracle.spikes import heaviside, surrogate_derivative
 from spec_tests.oracle.states import random_valid_state
 from spec_tests.oracle.tangents import TangentRunResult, run_with_tangents
 
-__all__ = ["run", "initial_state", "run_with_tangents", "TangentRunResult",
+__all__ = ["run", "init_state", "run_with_tangents", "TangentRunResult",
            "surrogate_derivative", "heaviside", "infer_network_shapes", "random_valid_state"]

@@ -4,7 +4,7 @@ Each `Alternative` is a name, a one-line description (what a failure report
 prints) and the `defaults.Semantics` switches under which the oracle computes
 it: `oracle.run(run_spec, semantics=alternative.semantics)`. The switches are
 read where SPEC's equation sits: edges and input order in `network.py`, the
-clamps in `defaults.clamp`, the reset timing here (`composed.step_layer`
+clamps in `defaults.clamp`, the reset timing here (`composed.call_layer`
 asks `alternative_neuron_step` for a replacement step and uses `neurons.py`'s
 otherwise). None of this is normative: SPEC.md section 9 lists the catalogue.
 

@@ -1,6 +1,6 @@
 """Layers made of layers (SPEC.md 3.9, 3.13, 5) and the one-step dispatcher.
 
-`step_layer(layer, state, x) -> (new_state, output, spike_arguments)` runs
+`call_layer(layer, state, x) -> (new_state, output, spike_arguments)` runs
 any layer kind for one step. `state` is the layer's flat state list in SPEC
 order (empty for a stateless layer); a CompoundLayer's or ResNetBlock's flat
 state is its members' flat states concatenated in member order, a stateless
@@ -61,7 +61,7 @@ def srm(layer, state, x):
     input_trace = a * input_trace + (1.0 - a) * x
     filtered_input = b * filtered_input + (1.0 - b) * input_trace
     refractory = g * refractory + rv * previous_spikes
-    _, inner_output, inner_arguments = step_layer(inner, [], filtered_input)
+    _, inner_output, inner_arguments = call_layer(inner, [], filtered_input)
     membrane = inner_output - rv * refractory
     argument = membrane - threshold
     spikes = heaviside(argument)
@@ -76,7 +76,7 @@ def compound(layer, state, x):
     """
     new_state, arguments, y = [], [], x
     for member, member_state in zip(layer.members, split_member_states(layer, state)):
-        member_state, y, member_arguments = step_layer(member, member_state, y)
+        member_state, y, member_arguments = call_layer(member, member_state, y)
         new_state += member_state
         arguments += member_arguments
     if layer.kind == "ResNetBlock":
@@ -95,7 +95,7 @@ def parallel(layer, state, inputs):
     for member, member_input in zip(layer.members, inputs):
         if state_size(member) or member.kind in ("CompoundLayer", "ResNetBlock"):
             raise ValueError(f"Parallel: members must be stateless, got {member.kind}")
-        _, y, member_arguments = step_layer(member, [], member_input)
+        _, y, member_arguments = call_layer(member, [], member_input)
         arguments += member_arguments
         if total is not None and total.shape != y.shape:
             raise ValueError(f"Parallel: member outputs {total.shape} and {y.shape} differ")
@@ -103,7 +103,7 @@ def parallel(layer, state, inputs):
     return [], total, arguments
 
 
-def step_layer(layer, state, x):
+def call_layer(layer, state, x):
     """One step of any layer: (new_state, output, spike_arguments)."""
     state = list(state)
     if len(state) != state_size(layer):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, RunResult
-from spec_tests.oracle.composed import state_size, step_layer
+from spec_tests.oracle.composed import state_size, call_layer
 from spec_tests.oracle.defaults import active_semantics, semantics_in_force
 from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_input_list
 from spec_tests.oracle.spikes import is_near_threshold
@@ -53,7 +53,7 @@ def validate_network(network) -> None:
             raise ValueError(f"final_layer_ids: layer id {f} out of range")
 
 
-def initial_state(network):
+def init_state(network):
     """SPEC's default (states, outputs): per layer its flat state list and its
     output before the first step (SPEC 4.2).
 
@@ -74,7 +74,7 @@ def initial_state(network):
         parts = [outputs[j] if (j < i or is_stateful(network.layers[j]))
                  else np.zeros(output_shapes[j]) for j in network.input_connectivity[i]]
         parts += [np.zeros(tuple(network.input_shapes[k])) for k in network.input_layer_ids[i]]
-        _, outputs[i], _ = step_layer(layer, [], combine_inputs(layer, parts))
+        _, outputs[i], _ = call_layer(layer, [], combine_inputs(layer, parts))
     return states, outputs
 
 
@@ -85,7 +85,7 @@ def is_stateful(layer) -> bool:
 
 def checked_initial(network, initial_states, initial_outputs):
     """The initial states and outputs to run from, as float64 copies, shapes checked."""
-    default_states, default_outputs = initial_state(network)
+    default_states, default_outputs = init_state(network)
     states = default_states if initial_states is None else initial_states
     outputs = default_outputs if initial_outputs is None else initial_outputs
     if len(states) != network.num_layers or len(outputs) != network.num_layers:
@@ -172,7 +172,7 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
 
     `initial_states` / `initial_outputs`: per layer, the flat state list and
     the output before the first step, as in RunResult; None means SPEC's
-    defaults (`initial_state(network)`).
+    defaults (`init_state(network)`).
 
     `near_threshold_steps[t]` is True when, at step t, some spike function
     anywhere (every spiking neuron's V - threshold, SigmaDelta's
@@ -197,7 +197,7 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
         for i, layer in enumerate(network.layers):
             parts = input_parts(network, run_spec.forward, i,
                                 current_outputs, previous_outputs, step_inputs)
-            states[i], current_outputs[i], arguments = step_layer(
+            states[i], current_outputs[i], arguments = call_layer(
                 layer, states[i], combine_inputs(layer, parts))
             if any(is_near_threshold(a, thr, margin) for a, thr in arguments):
                 near_threshold[t] = True
