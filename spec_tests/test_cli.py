@@ -29,14 +29,17 @@ DEVIATIONS_ENV = "SNNAX_TEST_DEVIATIONS"
 # -- fake adapters -------------------------------------------------------------
 
 class OracleAdapter:
-    """Conforms by construction: runs the oracle. No gradients, no functional
-    module, so the gradient rows skip."""
+    """Conforms by construction: runs the oracle (under `semantics`, an
+    alternative of `spec_tests/oracle/alternatives.py`, to play a deviating
+    implementation; None is SPEC). No gradients, no functional module, so the
+    gradient rows skip."""
 
     name = "oracle (test adapter)"
 
-    def __init__(self):
+    def __init__(self, semantics=None):
         path = os.environ.get(DEVIATIONS_ENV)
         self.deviations_file = Path(path) if path else None
+        self.semantics = semantics
 
     def build(self, network, forward, dtype):
         return network, forward
@@ -49,7 +52,7 @@ class OracleAdapter:
         network, forward = model
         run = RunSpec(network, tuple(np.asarray(x, dtype=np.float64) for x in inputs),
                       forward, burnin)
-        result = oracle.run(run)
+        result = oracle.run(run, semantics=self.semantics)
         return result, result.outputs
 
     def read_states(self, model, network, final_state):

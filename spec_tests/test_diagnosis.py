@@ -20,6 +20,7 @@ from spec_tests.diagnosis import NOT_EXPLAINED, diagnose, explain
 from spec_tests.oracle import alternatives, neurons
 from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
 from spec_tests.properties import check_conforms
+from spec_tests.test_cli import OracleAdapter
 
 L = LayerSpec
 FLOAT64 = TOLERANCES["float64"]
@@ -170,34 +171,8 @@ def test_spec_reset_timings_reproduce_the_oracle_neurons_exactly():
 
 # --- wired into check_conforms -------------------------------------------------------
 
-class OracleUnder:
-    """A fake implementation: the oracle, run under `semantics` (None: SPEC)."""
-
-    name = "the oracle under an alternative"
-    deviations_file = None
-
-    def __init__(self, semantics=None):
-        self.semantics = semantics
-
-    def build(self, network, forward, dtype):
-        return network, forward
-
-    def init_state(self, model, network):
-        return None
-
-    def run(self, model, state, inputs, burnin):
-        network, forward = model
-        run = RunSpec(network, tuple(np.asarray(x, dtype=np.float64) for x in inputs),
-                      forward, burnin)
-        result = oracle.run(run, semantics=self.semantics)
-        return result, result.outputs
-
-    def read_states(self, model, network, final_state):
-        return final_state.final_states, final_state.final_outputs
-
-
 def test_a_failing_check_says_which_alternative_explains_it():
-    adapter = OracleUnder(BY_NAME["every-edge-delayed"].semantics)
+    adapter = OracleAdapter(BY_NAME["every-edge-delayed"].semantics)
     with pytest.raises(Mismatch) as failure:
         check_conforms(adapter, chain_of_iafs(STRAIGHT_THROUGH))
     lines = str(failure.value).splitlines()
@@ -210,7 +185,7 @@ def test_a_diagnosis_that_crashes_still_reports_the_mismatch(monkeypatch):
         raise RuntimeError("boom")
     monkeypatch.setattr("spec_tests.diagnosis.diagnose", broken)
     with pytest.raises(Mismatch) as failure:
-        check_conforms(OracleUnder(BY_NAME["every-edge-delayed"].semantics),
+        check_conforms(OracleAdapter(BY_NAME["every-edge-delayed"].semantics),
                        chain_of_iafs(STRAIGHT_THROUGH))
     assert str(failure.value).splitlines()[-1] == "diagnosis failed (RuntimeError: boom)"
 
@@ -219,7 +194,7 @@ def test_a_passing_check_runs_no_diagnosis(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("diagnosis ran on a passing check")
     monkeypatch.setattr("spec_tests.properties.explain", forbidden)
-    check_conforms(OracleUnder(), chain_of_iafs(STRAIGHT_THROUGH))
+    check_conforms(OracleAdapter(), chain_of_iafs(STRAIGHT_THROUGH))
 
 
 # --- end to end ----------------------------------------------------------------------
