@@ -188,20 +188,24 @@ class Prepared:
     run: Callable[[], object]          # one call, blocks until done
     compile_seconds: float
     xla_bytes: Optional[int]           # XLA's planned memory (args + outputs + temps)
+    io_bytes: Optional[int] = None     # of which arguments + outputs
 
 
-def _memory_bytes(compiled) -> Optional[int]:
+def _memory_bytes(compiled) -> Tuple[Optional[int], Optional[int]]:
+    """XLA's planned bytes of one call (arguments + outputs + temporaries, less
+    what outputs alias), and of its arguments and outputs alone."""
     try:
         stats = compiled.memory_analysis()
     except Exception:  # noqa: BLE001 - some backends have none
-        return None
+        return None, None
     if stats is None:
-        return None
-    total = 0
-    for name in ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes"):
-        total += int(getattr(stats, name, 0) or 0)
-    total -= int(getattr(stats, "alias_size_in_bytes", 0) or 0)
-    return total
+        return None, None
+
+    def size(name):
+        return int(getattr(stats, name, 0) or 0)
+
+    io = size("argument_size_in_bytes") + size("output_size_in_bytes") - size("alias_size_in_bytes")
+    return io + size("temp_size_in_bytes"), io
 
 
 def prepare(fn: Callable, *args, warmup: int = 1) -> Prepared:
@@ -215,7 +219,8 @@ def prepare(fn: Callable, *args, warmup: int = 1) -> Prepared:
 
     for _ in range(warmup):
         run()
-    return Prepared(run=run, compile_seconds=compile_s, xla_bytes=_memory_bytes(compiled))
+    xla_bytes, io_bytes = _memory_bytes(compiled)
+    return Prepared(run=run, compile_seconds=compile_s, xla_bytes=xla_bytes, io_bytes=io_bytes)
 
 
 @dataclass
@@ -230,6 +235,7 @@ class Measurement:
     spike_rate: float
     xla_bytes: Optional[int]
     samples: List[float] = field(default_factory=list)
+    io_bytes: Optional[int] = None     # the call's arguments + outputs, XLA's count
 
 
 def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0) -> Measurement:
@@ -249,6 +255,7 @@ def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0
         spike_rate=workload.spike_rate(),
         xla_bytes=prepared.xla_bytes,
         samples=times,
+        io_bytes=prepared.io_bytes,
     )
 
 

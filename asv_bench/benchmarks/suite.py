@@ -84,7 +84,7 @@ class _Tracked:
                     neuron_updates_per_second=m.neuron_updates_per_second,
                     floor_seconds=m.floor_seconds, floor_ratio=m.floor_ratio,
                     spike_rate=spike_rates.setdefault(_key(workload_params), m.spike_rate),
-                    xla_memory=m.xla_bytes, error=None)
+                    xla_memory=m.xla_bytes, io_bytes=m.io_bytes, error=None)
                 print(f"{type(self).__name__}{params}: {m.seconds:.4g} s, "
                       f"{m.floor_ratio:.3g} x floor, spike rate {m.spike_rate:.3f}")
             except Exception:  # noqa: BLE001 - reported by setup, per parameter
@@ -121,3 +121,13 @@ class _Tracked:
         """XLA's planned memory: arguments + outputs + temporaries."""
         return self.m["xla_memory"]
     track_xla_memory.unit = "bytes"
+
+    def track_xla_memory_per_io_byte(self, cache, *params):
+        """XLA's planned memory over the call's own arguments and outputs (the
+        weights, state, input sequences, spikes or gradients): 1 would mean no
+        temporaries at all; what the scan keeps for the backward pass shows
+        here, and ``checkpoint=True`` should bring it down."""
+        if not self.m.get("xla_memory") or not self.m.get("io_bytes"):
+            return None
+        return self.m["xla_memory"] / self.m["io_bytes"]
+    track_xla_memory_per_io_byte.unit = "x argument+output bytes"
