@@ -169,3 +169,33 @@ def test_input_states_not_layer_carries(model, states):
     with pytest.raises(ValueError, match="input_states"):
         model(None, jnp.ones((2, 3)), None)
 
+
+
+def test_input_that_broadcasts_against_the_state_is_refused():
+    """One value per step fed to a layer initialised for three would broadcast and
+    run; it is refused, naming the layer, the input and the state's shapes (SPEC §7.1)."""
+    model = snn.Sequential(snn.SimpleLIF())
+    states = model.init_state((3,))
+    with pytest.raises(ValueError, match="input_batch") as info:
+        model(states, jnp.ones((2, 1)), None)
+    message = str(info.value)
+    assert "layer 0 (SimpleLIF)" in message and "input_states[0]" in message
+    assert "(1,)" in message and "(3,)" in message
+
+
+def test_input_states_of_another_model_name_the_carry_and_its_shape(key):
+    model = snn.Sequential(eqx.nn.Linear(3, 4, key=key), snn.LIF())
+    other_states = snn.Sequential(eqx.nn.Linear(3, 5, key=key), snn.LIF()).init_state((3,))
+    with pytest.raises(ValueError, match="input_batch") as info:
+        model(other_states, jnp.ones((2, 3)), None)
+    message = str(info.value)
+    assert "layer 0 (Linear)" in message and "input_states[0]" in message and "(5,)" in message
+
+
+def test_a_state_of_the_wrong_structure_names_input_states():
+    model = snn.Sequential(snn.LIF())
+    states = model.init_state((2,))
+    truncated = [snn.LayerCarry(states[0].state[:2], states[0].output)]
+    with pytest.raises(ValueError, match="input_batch") as info:
+        model(truncated, jnp.ones((2, 2)), None)
+    assert "input_states[0]" in str(info.value) and "layer 0 (LIF)" in str(info.value)

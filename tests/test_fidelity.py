@@ -174,37 +174,6 @@ def test_upstreams_recurrent_idiom_runs_and_matches_the_oracle():
 
 # --- §3: drop-in constructors -----------------------------------------------------------
 
-# Upstream's positional parameters, read off its code (src/snnax/snn/layers/*.py).
-UPSTREAM_POSITIONAL = {
-    "SimpleIAF": ["leak", "threshold", "spike_fn", "stop_reset_grad", "reset_val", "shape",
-                  "init_fn"],
-    "IAF": ["decay_constants", "leak", "threshold", "spike_fn", "stop_reset_grad", "reset_val",
-            "init_fn", "shape"],
-    "SimpleLI": ["decay_constants", "init_fn", "shape", "key"],
-    "SimpleLIF": ["decay_constants", "spike_fn", "threshold", "stop_reset_grad", "reset_val",
-                  "init_fn", "shape", "key"],
-    "LIF": ["decay_constants", "spike_fn", "threshold", "stop_reset_grad", "reset_val",
-            "init_fn", "shape", "key"],
-    "LIFSoftReset": ["decay_constants", "spike_fn", "threshold", "stop_reset_grad",
-                     "reset_val", "init_fn", "shape", "key"],
-    "AdaptiveLIF": ["decay_constants", "ada_decay_constant", "ada_step_val",
-                    "ada_coupling_var", "spike_fn", "threshold", "stop_reset_grad",
-                    "reset_val", "init_fn", "shape", "key"],
-    "SigmaDelta": ["decay_constants", "threshold", "spike_fn", "init_fn", "shape"],
-    "SRM": ["layer"],
-    "SpikeCounter": ["shape"],
-}
-
-
-@pytest.mark.parametrize("name", sorted(UPSTREAM_POSITIONAL))
-def test_positional_parameter_order_is_upstreams(name):
-    import inspect
-    parameters = [p.name for p in inspect.signature(getattr(snn, name).__init__).parameters.values()
-                  if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
-    upstream = UPSTREAM_POSITIONAL[name]
-    assert parameters[:len(upstream)] == upstream
-
-
 def test_spike_counter_refuses_unknown_arguments():
     with pytest.raises(TypeError):
         snn.SpikeCounter(shap=(3,))

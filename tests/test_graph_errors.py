@@ -99,3 +99,19 @@ def test_no_external_input_anywhere():
     with pytest.raises(ValueError, match="input_layer_ids"):
         snn.GraphStructure(num_layers=1, input_layer_ids=[[]], final_layer_ids=[0],
                            input_connectivity=[[0]])
+
+
+def test_layers_that_are_not_a_sequence_are_named():
+    graph = snn.GraphStructure(1, [[0]], [0], [[]])
+    with pytest.raises(TypeError, match="layers must be a sequence of modules, one per layer, got int"):
+        snn.StatefulModel(graph, 3)
+
+
+@pytest.mark.parametrize("feedback, error, message", [
+    ([1], TypeError, "feedback_layers must be a dict"),
+    ({0: 1.5}, ValueError, "feedback_layers value 1.5 is not a layer id"),
+    ({2: 0}, ValueError, "feedback_layers key 2 is not a layer id"),
+])
+def test_malformed_feedback_layers_are_named(feedback, error, message):
+    with pytest.raises(error, match=message):
+        snn.SequentialLocalFeedback(snn.LIF(), snn.LIF(), feedback_layers=feedback)

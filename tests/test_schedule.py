@@ -164,3 +164,45 @@ def test_the_execution_plan_is_fixed_at_build_and_printable(key):
     assert "step schedule" in str(step.plan)
     delayed = snn.Sequential(*layers, forward_fn=snn.architecture.delayed_forward_fn)
     assert delayed.plan.schedule == "step"
+
+
+def python_loop(step, carry, xs):
+    """`lax.scan`'s contract written as a Python loop (what a user debugging a
+    model might pass as upstream's `loop_fn`)."""
+    length = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    outputs = []
+    for t in range(length):
+        carry, out = step(carry, jax.tree_util.tree_map(lambda leaf: leaf[t], xs))
+        outputs.append(out)
+    return carry, jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *outputs)
+
+
+def test_loop_fn_replaces_the_scan_of_the_step_schedule(key):
+    """SPEC §4.6: `StatefulModel(graph, layers, forward_fn, loop_fn)`, upstream's
+    fourth parameter, runs the step schedule with `loop_fn` in place of
+    `lax.scan`; the values are the same."""
+    layers = [eqx.nn.Linear(3, 4, key=key), snn.LIF([0.8, 0.7]), eqx.nn.Linear(4, 2, key=key),
+              snn.LIF()]
+    graph = snn.GraphStructure(4, [[0], [], [], []], [1, 3], [[], [0], [1], [2]])
+    looped = snn.StatefulModel(graph, layers, snn.default_forward_fn, python_loop)
+    scanned = snn.StatefulModel(graph, layers)
+    assert looped.plan.schedule == "step" and looped.plan.loop_fn is python_loop
+    assert "loop_fn=python_loop" in str(looped.plan)
+    inputs = 20.0 * jax.random.normal(key, (12, 3))
+    states = scanned.init_state((3,), key=key)
+    expected = scanned(states, inputs, key)
+    actual = looped(states, inputs, key)
+    for a, b in zip(jax.tree_util.tree_leaves(actual), jax.tree_util.tree_leaves(expected)):
+        assert jnp.allclose(a, b, atol=1e-6)
+    assert float(jnp.sum(actual[1][0])) > 0            # it spikes: the comparison means something
+
+
+def test_loop_fn_with_options_of_lax_scan_is_an_error(key):
+    layers = [eqx.nn.Linear(3, 4, key=key), snn.LIF()]
+    graph = snn.Sequential(*layers).graph_structure
+    with pytest.raises(ValueError, match="loop_fn=python_loop runs the step schedule"):
+        snn.StatefulModel(graph, layers, snn.default_forward_fn, python_loop, schedule="graph")
+    with pytest.raises(ValueError, match="checkpoint and unroll configure lax.scan"):
+        snn.StatefulModel(graph, layers, loop_fn=python_loop, checkpoint=True)
+    with pytest.raises(TypeError, match="loop_fn must be callable"):
+        snn.StatefulModel(graph, layers, loop_fn="scan")

@@ -32,6 +32,9 @@ class StatefulModel(eqx.Module):
       equinox module is called as `layer(x, key=key)`.
     - `forward_fn`: one step of the whole graph; `default_forward_fn`
       (straight-through) or `delayed_forward_fn`.
+    - `loop_fn`: the loop over time, called as `lax.scan(f, init, xs)`
+      (upstream's parameter: say a Python loop while debugging). Anything
+      but `lax.scan` runs the step schedule with it.
     - `schedule`: `"step"` scans `forward_fn` once per time step;
       `"graph"` (straight-through only) evaluates stateless layers outside
       cycles for all steps at once and scans only the rest (SPEC.md §4.6);
@@ -55,10 +58,11 @@ class StatefulModel(eqx.Module):
     plan: ExecutionPlan = eqx.field(static=True)
 
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
-                 forward_fn: Callable = default_forward_fn, *, schedule: str = "auto",
-                 checkpoint: bool = False, unroll: int = 1) -> None:
-        layers = list(layers)
+                 forward_fn: Callable = default_forward_fn, loop_fn: Callable = lax.scan, *,
+                 schedule: str = "auto", checkpoint: bool = False, unroll: int = 1) -> None:
+        layers = checks.layer_list(layers)
         checks.check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll)
+        checks.check_loop_fn(loop_fn, schedule, checkpoint, unroll)
         self.graph_structure = graph_structure
         self.layers = layers
         self.forward_fn = forward_fn
@@ -67,7 +71,7 @@ class StatefulModel(eqx.Module):
         self.unroll = unroll
         # Decided once, here: `print(model.plan)` says what __call__ will do.
         self.plan = execution_plan(layers, graph_structure, forward_fn, schedule,
-                                   checkpoint, unroll)
+                                   checkpoint, unroll, loop_fn)
 
     @property
     def uses_graph_schedule(self) -> bool:
@@ -90,6 +94,7 @@ class StatefulModel(eqx.Module):
         """
         if key is None and checks.is_prng_key(shapes):
             shapes, key = None, shapes
+        checks.check_key(key, "init_state")
         struct = self.graph_structure
         input_shapes = checks.input_shapes(in_shape, struct.num_inputs)
         dtype = jnp.zeros(()).dtype
@@ -130,6 +135,7 @@ class StatefulModel(eqx.Module):
         """
         struct = self.graph_structure
         checks.check_states(struct, input_states)
+        checks.check_key(key, "StatefulModel.__call__")
         sequences = checks.as_sequences(struct, input_batch)
         num_steps = int(sequences[0].shape[0])
         burnin = checks.check_burnin(burnin, num_steps)
@@ -148,6 +154,8 @@ class StatefulModel(eqx.Module):
         step_keys = None if key is None else jnp.broadcast_to(key, (num_steps, *key.shape))
 
         def run(carry, inputs, keys):
+            if self.plan.loop_fn is not None:
+                return self.plan.loop_fn(step, carry, (inputs, keys))
             if self.plan.schedule == "graph":
                 return graph_schedule(self.layers, struct, self.plan.stages, carry, inputs, keys,
                                       self.checkpoint, self.unroll)

@@ -12,7 +12,9 @@ import numpy as np
 
 from .forward import LayerCarry, default_forward_fn
 from .graph import GraphStructure
-from .shapes import evaluate_layer, input_parts
+from .layers.compound import receives_input_list
+from .layers.stateful import StatefulLayer
+from .shapes import concatenated_shape, evaluate_layer, input_parts
 
 
 # -- GraphStructure (SPEC.md §4) ---------------------------------------------------------
@@ -76,6 +78,15 @@ def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_con
 
 # -- StatefulModel's constructor and init_state (SPEC.md §4, §4.2) ------------------------
 
+def layer_list(layers) -> list:
+    """`layers` as a list, or a TypeError naming the argument."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)) and \
+            not hasattr(layers, "__iter__"):
+        raise TypeError(f"StatefulModel: layers must be a sequence of modules, one per layer, "
+                        f"got {type(layers).__name__}.")
+    return list(layers)
+
+
 def check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll) -> None:
     """The constructor's arguments, or an error naming the argument."""
     if not isinstance(graph_structure, GraphStructure):
@@ -88,6 +99,9 @@ def check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll)
         if not callable(layer):
             raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
                              "not callable.")
+    if not callable(forward_fn):
+        raise TypeError(f"StatefulModel: forward_fn must be callable (default_forward_fn or "
+                        f"delayed_forward_fn), got {type(forward_fn).__name__}.")
     if schedule not in ("auto", "step", "graph"):
         raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
                          f"got {schedule!r}")
@@ -103,13 +117,47 @@ def is_shape(value) -> bool:
     return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
 
 
+def _raw_key_shape() -> Tuple[int, ...]:
+    """The shape of `jax.random.PRNGKey(0)` under the configured PRNG (`(2,)`
+    for the default threefry), found without computing a key."""
+    return tuple(jax.eval_shape(jax.random.PRNGKey, 0).shape)
+
+
+def _is_typed_key(value) -> bool:
+    return jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+
+
 def is_prng_key(value) -> bool:
-    """A PRNG key: a typed key array, or a raw `uint32` key of shape `(2,)`."""
-    if not isinstance(value, jax.Array):
+    """One PRNG key: a typed key of shape `()` (`jax.random.key`), or a raw
+    `uint32` key (`jax.random.PRNGKey`, shape `(2,)` by default)."""
+    if not isinstance(value, (jax.Array, np.ndarray)):
         return False
-    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
-        return True
-    return value.dtype == jnp.uint32 and value.shape == (2,)
+    if _is_typed_key(value):
+        return value.shape == ()
+    return value.dtype == np.uint32 and tuple(value.shape) == _raw_key_shape()
+
+
+def check_key(key, context: str) -> None:
+    """`key` is `None` or one PRNG key, or a `TypeError` naming `key`, what was
+    given and what is expected; checked before anything is traced, where JAX
+    would report it only as invalid key data inside `jax.random.split`."""
+    if key is None or is_prng_key(key):
+        return
+    expected = (f"one PRNG key: jax.random.PRNGKey(seed) (uint32, shape {_raw_key_shape()}) "
+                "or jax.random.key(seed) (a typed key, shape ()), or None")
+    if not hasattr(key, "dtype") or not hasattr(key, "shape"):
+        given = f"{key!r} ({type(key).__name__})"
+        hint = " (a seed is not a key: pass jax.random.PRNGKey(seed))" \
+            if isinstance(key, (int, np.integer)) and not isinstance(key, bool) else ""
+    else:
+        kind = "typed key" if _is_typed_key(key) else f"{key.dtype} array"
+        given = f"a {kind} of shape {tuple(key.shape)}"
+        batched = (_is_typed_key(key) and key.ndim > 0) or (
+            key.dtype == np.uint32 and key.ndim > 1
+            and tuple(key.shape[-1:]) == _raw_key_shape())
+        hint = (" (a batch of keys: the model runs one sample with one key; batch with "
+                "eqx.filter_vmap over the key, the input and the state)") if batched else ""
+    raise TypeError(f"{context}: key must be {expected}; got {given}{hint}.")
 
 
 def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
@@ -117,6 +165,8 @@ def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
         shapes = [in_shape]
     else:
         try:
+            if isinstance(in_shape, (str, bytes)):
+                raise TypeError
             shapes = [tuple(shape) for shape in in_shape]
         except TypeError:
             raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
@@ -124,6 +174,12 @@ def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
         if shapes and all(isinstance(d, int) for d in shapes):  # a list of ints
             raise ValueError(f"init_state: in_shape {in_shape!r} is a list of ints; give "
                              "one shape as a tuple, or a list of tuples.")
+    for k, shape in enumerate(shapes):
+        name = "in_shape" if is_shape(in_shape) else f"in_shape[{k}]"
+        if not is_shape(shape) or any(isinstance(d, bool) for d in shape):
+            raise ValueError(f"init_state: {name} = {shape!r} is not a shape (a tuple of ints).")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"init_state: {name} = {shape} has a negative dimension.")
     if len(shapes) != num_inputs:
         raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
                          f"in_shape gives {len(shapes)} shape(s): {shapes}.")
@@ -145,13 +201,21 @@ def as_sequences(struct: GraphStructure, input_batch) -> List:
     checked = []
     for k, sequence in enumerate(sequences):
         if not hasattr(sequence, "shape") or not hasattr(sequence, "dtype"):
+            try:
+                kind = np.asarray(sequence).dtype.kind
+            except (TypeError, ValueError):
+                kind = "O"
+            if kind not in "biufc":
+                raise TypeError(f"input_batch[{k}] is {type(sequence).__name__} {sequence!r:.60}, "
+                                "not an array of numbers of shape (T, *input_shape).")
             sequence = jnp.asarray(sequence)
         if sequence.ndim < 1:
             raise ValueError(f"input_batch[{k}] is a scalar; it needs a leading time "
                              "axis: shape (T, *input_shape).")
         if not jnp.issubdtype(sequence.dtype, jnp.floating):
-            raise ValueError(f"input_batch[{k}] has dtype {sequence.dtype}; inputs must be "
-                             "floating point (cast with .astype(jnp.float32)).")
+            raise ValueError(f"input_batch[{k}] has dtype {sequence.dtype} (shape "
+                             f"{tuple(sequence.shape)}); inputs must be floating point "
+                             "(cast with .astype(jnp.float32)).")
         checked.append(sequence)
     lengths = [int(sequence.shape[0]) for sequence in checked]
     if lengths[0] == 0:
@@ -202,14 +266,54 @@ def _signature(tree):
     return jax.tree_util.tree_map(lambda leaf: (tuple(leaf.shape), str(leaf.dtype)), tree)
 
 
+def _check_state_fits_input(layers, struct, states, first_step_inputs, index) -> None:
+    """Layer `index`'s state has the shapes `init_state` gives for the input it
+    receives now, or a `ValueError` naming the input and `input_states[index]`:
+    otherwise an input that broadcasts against the state (one value for a
+    layer initialised for three) would run, silently."""
+    layer = layers[index]
+    if not isinstance(layer, StatefulLayer):
+        return
+    output_shapes = {i: tuple(carry.output.shape) for i, carry in enumerate(states)}
+    parts = input_parts(struct, index, output_shapes, [tuple(x.shape) for x in first_step_inputs])
+    shape = ([s for _, s in parts] if receives_input_list(layer)
+             else concatenated_shape(layers, index, parts, "input_batch"))
+    fresh = jax.eval_shape(lambda: layer.init_state(shape, key=jax.random.PRNGKey(0)))
+    given_shapes = jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), states[index].state)
+    fresh_shapes = jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), fresh)
+    if given_shapes != fresh_shapes:
+        raise ValueError(
+            f"input_batch: layer {index} ({type(layer).__name__}) receives an input of shape "
+            f"{shape} ({' + '.join(f'{name} {s}' for name, s in parts)}), but "
+            f"input_states[{index}] has the shapes {given_shapes}, where init_state gives "
+            f"{fresh_shapes} for that input: pass inputs of the shape the state was "
+            "initialised for, and states built by init_state.")
+
+
 def _diagnose_layers(layers, struct, states, first_step_inputs) -> None:
-    """Evaluate each layer on its input shapes to name the one that fails."""
+    """Evaluate each layer on its input shapes to name the one that fails:
+    with a fresh state first (the inputs are at fault), then against the
+    given state (the two disagree, or `input_states` is at fault)."""
     output_shapes = {i: tuple(carry.output.shape) for i, carry in enumerate(states)}
     input_shapes = [tuple(x.shape) for x in first_step_inputs]
     dtype = first_step_inputs[0].dtype
     for i in range(struct.num_layers):
         parts = input_parts(struct, i, output_shapes, input_shapes)
-        evaluate_layer(layers, i, parts, dtype, states[i].state, context="input_batch")
+        output_shape = evaluate_layer(layers, i, parts, dtype, None, context="input_batch")
+        if output_shape != output_shapes[i]:
+            raise ValueError(
+                f"input_batch: layer {i} ({type(layers[i]).__name__}) outputs shape "
+                f"{output_shape} for its input, but input_states[{i}].output has shape "
+                f"{output_shapes[i]}: pass inputs of the shape the state was initialised "
+                "for, and states built by init_state.")
+        _check_state_fits_input(layers, struct, states, first_step_inputs, i)
+        try:
+            evaluate_layer(layers, i, parts, dtype, states[i].state, context="input_states")
+        except ValueError as error:
+            raise ValueError(
+                f"input_states[{i}]: the state of layer {i} ({type(layers[i]).__name__}), "
+                f"{_signature(states[i].state)}, is not one that layer takes; build states "
+                f"with init_state. ({error})") from error
 
 
 def check_one_step(step, states, first_step_inputs, layers, struct) -> None:
@@ -229,4 +333,25 @@ def check_one_step(step, states, first_step_inputs, layers, struct) -> None:
             raise ValueError(
                 f"input_batch: layer {i} ({type(layers[i]).__name__}) changes its state "
                 f"from {old_signature} to {new_signature} in one step; the inputs do not "
-                "have the shapes or dtype the state was initialised for.")
+                "have the shapes or dtype the state was initialised for, or "
+                f"input_states[{i}] was not built by init_state for these inputs.")
+    for i in range(struct.num_layers):
+        _check_state_fits_input(layers, struct, states, first_step_inputs, i)
+
+
+def check_loop_fn(loop_fn, schedule, checkpoint, unroll) -> None:
+    """`loop_fn` replaces `lax.scan` in the step schedule only (SPEC.md §4.6)."""
+    if not callable(loop_fn):
+        raise TypeError(f"StatefulModel: loop_fn must be callable like lax.scan(f, init, xs), "
+                        f"got {type(loop_fn).__name__}.")
+    if loop_fn is jax.lax.scan:
+        return
+    name = getattr(loop_fn, "__name__", repr(loop_fn))
+    if schedule == "graph":
+        raise ValueError(f"StatefulModel: loop_fn={name} runs the step schedule; "
+                         "schedule='graph' scans with lax.scan. Use schedule='step' or 'auto'.")
+    if checkpoint or unroll != 1:
+        raise ValueError(f"StatefulModel: checkpoint and unroll configure lax.scan; with "
+                         f"loop_fn={name} they must be False and 1 (got {checkpoint!r}, "
+                         f"{unroll!r}).")
+

@@ -61,11 +61,16 @@ class SequentialLocalFeedback(Sequential):
         if feedback_layers is None:
             feedback_layers_items = [(i, i) for i, layer in enumerate(layers)
                                      if isinstance(layer, CompoundLayer)]
-        else:
+        elif isinstance(feedback_layers, dict):
             feedback_layers_items = list(feedback_layers.items())
+        else:
+            raise TypeError("SequentialLocalFeedback: feedback_layers must be a dict "
+                            "{source layer id: reading layer id} or None, got "
+                            f"{type(feedback_layers).__name__} {feedback_layers!r}.")
         for source, target in feedback_layers_items:
             for name, layer_id in (("key", source), ("value", target)):
-                if not 0 <= layer_id < len(layers):
+                if isinstance(layer_id, bool) or not isinstance(layer_id, int) \
+                        or not 0 <= layer_id < len(layers):
                     raise ValueError(f"SequentialLocalFeedback: feedback_layers {name} "
                                      f"{layer_id} is not a layer id in [0, {len(layers)}).")
             connectivity[target].append(source)

@@ -21,11 +21,12 @@ An edge `j -> i` still reads step `t` when `j < i` and step `t - 1` when
 by one step, starting from its output in the initial state.
 """
 
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import jax.random as jrand
+from jax import lax
 
 from .forward import LayerCarry, default_forward_fn, combine_inputs, reads_this_step
 from .graph import GraphStructure
@@ -129,9 +130,13 @@ class ExecutionPlan(NamedTuple):
     stages: tuple
     checkpoint: bool
     unroll: int
+    loop_fn: Optional[Callable] = None   # replaces lax.scan in the step schedule
 
     def __str__(self) -> str:
         options = f"checkpoint={self.checkpoint}, unroll={self.unroll}"
+        if self.loop_fn is not None:
+            name = getattr(self.loop_fn, "__name__", repr(self.loop_fn))
+            return f"step schedule: the forward function run by loop_fn={name}"
         if self.schedule == "step":
             return f"step schedule: one scan of the forward function ({options})"
         lines = [f"graph schedule ({options}):"]
@@ -144,9 +149,12 @@ class ExecutionPlan(NamedTuple):
 
 
 def execution_plan(layers, struct: GraphStructure, forward_fn, schedule: str,
-                   checkpoint: bool, unroll: int) -> ExecutionPlan:
+                   checkpoint: bool, unroll: int, loop_fn: Callable = lax.scan) -> ExecutionPlan:
     """The plan for `schedule` ("auto", "step" or "graph"): "auto" takes the graph
-    schedule for `default_forward_fn` when some layer is time-parallel."""
+    schedule for `default_forward_fn` when some layer is time-parallel. A
+    `loop_fn` other than `lax.scan` runs the step schedule with it."""
+    if loop_fn is not lax.scan:
+        return ExecutionPlan("step", (), bool(checkpoint), unroll, loop_fn)
     stages = graph_stages(layers, struct) if forward_fn is default_forward_fn else []
     graph = schedule == "graph" or (schedule == "auto" and any(s.parallel for s in stages))
     frozen = tuple(Stage(tuple(s.parallel), tuple(s.scanned)) for s in stages) if graph else ()

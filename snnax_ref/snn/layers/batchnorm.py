@@ -4,9 +4,10 @@ from typing import Optional
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
-from .spiking import as_parameter
+from .spiking import as_parameter, check_numbers
 from .stateful import StatefulLayer
 
 
@@ -29,11 +30,18 @@ class BatchNormLayer(StatefulLayer):
     def __init__(self, eps=1e-5, forget_weight=0.1, gamma=0.8, init_fn=None,
                  shape=None, key=None) -> None:
         super().__init__(init_fn, shape)
+        for field, value in (("eps", eps), ("forget_weight", forget_weight)):
+            if np.ndim(value) != 0:
+                raise TypeError(f"BatchNormLayer: {field} must be one real number, got "
+                                f"{value!r}.")
+            check_numbers(value, "BatchNormLayer", field)
         if not 0.0 <= forget_weight <= 1.0:
             raise ValueError(f"BatchNormLayer: forget_weight must lie in [0, 1], got {forget_weight}")
+        if not eps >= 0.0:  # a negative eps can make sqrt(var + eps) NaN
+            raise ValueError(f"BatchNormLayer: eps must be >= 0, got {eps}")
         self.eps = float(eps)
         self.forget_weight = float(forget_weight)
-        self.gamma = as_parameter(gamma, self.shape)
+        self.gamma = as_parameter(gamma, self.shape, "BatchNormLayer", "gamma")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [jnp.zeros(shape), jnp.ones(shape)]

@@ -62,17 +62,26 @@ class CompoundLayer(StatefulLayer):
         super().__init__(init_fn)
         if not layers:
             raise ValueError(f"{type(self).__name__} needs at least one layer.")
+        for k, member in enumerate(layers):
+            if not callable(member):
+                raise TypeError(f"{type(self).__name__}: layers[{k}] ({type(member).__name__}) "
+                                "is not callable; members are layers (equinox modules).")
         self.layers = list(layers)
 
     def init_state(self, shape, key=None, *args, **kwargs):
         """`shape`: the input's shape (a list of shapes when headed by a `Parallel`)."""
         states = []
-        for member, member_key in zip(self.layers, _split(key, len(self.layers))):
+        for k, (member, member_key) in enumerate(zip(self.layers, _split(key, len(self.layers)))):
             if isinstance(member, StatefulLayer):
                 states.append(member.init_state(shape, key=member_key))
             else:
                 states.append(None)
-            shape = output_shape(member, shape)
+            try:
+                shape = output_shape(member, shape)
+            except Exception as error:  # noqa: BLE001 - re-raised naming the member
+                raise ValueError(
+                    f"{type(self).__name__}: layers[{k}] ({type(member).__name__}) cannot take "
+                    f"an input of shape {shape}: {type(error).__name__}: {error}") from error
         return states
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):

@@ -23,7 +23,7 @@ class SimpleIAF(SpikingLayer):
                  reset_val=None, shape=None, init_fn=None, key=None) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad,
                          reset_val, init_fn, shape)
-        self.leak = as_parameter(leak, self.shape)
+        self.leak = as_parameter(leak, self.shape, type(self).__name__, "leak")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape)]
@@ -57,7 +57,7 @@ class IAF(SpikingLayer):
                          reset_val, init_fn, shape)
         self.decay_constants = layer_constants(decay_constants, self.shape,
                                                ("synaptic current decay",), "IAF")
-        self.leak = as_parameter(leak, self.shape)
+        self.leak = as_parameter(leak, self.shape, type(self).__name__, "leak")
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]

@@ -24,8 +24,16 @@ class Parallel(eqx.Module):
 
     def __init__(self, layers: Sequence[eqx.Module]) -> None:
         from .stateful import StatefulLayer  # a leaf module: imported late
+        if callable(layers) or not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Parallel: layers must be a list of layers, got "
+                            f"{type(layers).__name__}; write Parallel([layer_a, layer_b]).")
+        if not layers:
+            raise ValueError("Parallel: layers is empty; give at least one layer.")
         self.layers = list(layers)
         for k, layer in enumerate(self.layers):
+            if not callable(layer):
+                raise TypeError(f"Parallel: layers[{k}] ({type(layer).__name__}) is not "
+                                "callable; members are layers (equinox modules).")
             if isinstance(layer, StatefulLayer):
                 raise ValueError(
                     f"Parallel: layers[{k}] ({type(layer).__name__}) is stateful; Parallel "

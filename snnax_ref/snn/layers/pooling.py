@@ -3,9 +3,32 @@
 from typing import ClassVar, Optional
 
 import equinox as eqx
+import numpy as np
 from jax import Array
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
+from .spiking import check_threshold_and_spike_fn
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _window_sizes(owner: str, field: str, value, dims: int, minimum: int) -> tuple:
+    """`value` (an int, or `dims` ints) as `dims` ints `>= minimum`, or an error
+    naming the field: equinox accepts a zero or negative window and JAX fails
+    later, inside the first traced step."""
+    sizes = (value,) * dims if _is_int(value) else _as_tuple(value)
+    if len(sizes) != dims or not all(_is_int(v) for v in sizes):
+        raise TypeError(f"{owner}: {field} must be an int or {dims} int(s), got {value!r}.")
+    if any(v < minimum for v in sizes):
+        raise ValueError(f"{owner}: {field} {value!r} must be >= {minimum} along every "
+                         "spatial axis.")
+    return tuple(int(v) for v in sizes)
 
 
 class _SpikingMaxPool(eqx.Module):
@@ -19,9 +42,30 @@ class _SpikingMaxPool(eqx.Module):
     threshold: float = eqx.field(static=True)
     spike_fn: SpikeFn
     pool_class: ClassVar[type]
+    num_spatial_dims: ClassVar[int]
 
     def __init__(self, kernel_size, stride=1, padding=0, *, threshold=1.0,
                  spike_fn=superspike_surrogate(10.0)) -> None:
+        owner = type(self).__name__
+        dims = self.num_spatial_dims
+        kernel_size = _window_sizes(owner, "kernel_size", kernel_size, dims, minimum=1)
+        stride = _window_sizes(owner, "stride", stride, dims, minimum=1)
+        if _is_int(padding) or all(_is_int(p) for p in _as_tuple(padding)):
+            padding = _window_sizes(owner, "padding", padding, dims, minimum=0)
+        else:  # one (low, high) pair per spatial axis
+            pairs = _as_tuple(padding)
+            if len(pairs) != dims or not all(isinstance(p, (tuple, list)) for p in pairs):
+                raise TypeError(f"{owner}: padding must be an int, {dims} int(s) or {dims} "
+                                f"(low, high) pair(s), got {padding!r}.")
+            padding = tuple(_window_sizes(owner, "padding", p, 2, minimum=0) for p in pairs)
+        low_high = padding if not _is_int(padding[0]) else tuple((p, p) for p in padding)
+        for axis, (kernel, (low, high)) in enumerate(zip(kernel_size, low_high)):
+            if max(low, high) >= kernel:  # equinox's own rule, checked before it asserts
+                raise ValueError(f"{owner}: padding {(low, high)} along spatial axis {axis} "
+                                 f"must be smaller than the kernel size {kernel}.")
+        check_threshold_and_spike_fn(owner, threshold, spike_fn)
+        if np.ndim(threshold) != 0:
+            raise TypeError(f"{owner}: threshold must be one real number, got {threshold!r}.")
         self.pool = self.pool_class(kernel_size, stride=stride, padding=padding)
         self.threshold = float(threshold)
         self.spike_fn = spike_fn
@@ -42,9 +86,11 @@ class SpikingMaxPool1d(_SpikingMaxPool):
     """`spike_fn(maxpool1d(x) - threshold)`, channels first."""
 
     pool_class = eqx.nn.MaxPool1d
+    num_spatial_dims = 1
 
 
 class SpikingMaxPool2d(_SpikingMaxPool):
     """`spike_fn(maxpool2d(x) - threshold)`, channels first."""
 
     pool_class = eqx.nn.MaxPool2d
+    num_spatial_dims = 2

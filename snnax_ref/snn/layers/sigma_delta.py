@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
-from .spiking import layer_constants
+from .spiking import check_threshold_and_spike_fn, layer_constants
 from .stateful import StatefulLayer
 
 
@@ -32,6 +32,7 @@ class SigmaDelta(StatefulLayer):
         self.decay_constants = layer_constants(
             decay_constants, self.shape, ("input_decay", "membrane_decay", "feedback_decay"),
             "SigmaDelta")
+        check_threshold_and_spike_fn("SigmaDelta", threshold, spike_fn)
         self.threshold = threshold
         self.spike_fn = spike_fn
 

@@ -1,5 +1,6 @@
 """What every spiking neuron layer shares: threshold, spike function, reset."""
 
+import numbers
 from typing import Callable, Optional
 
 import equinox as eqx
@@ -20,9 +21,46 @@ def clamp(low: float, value: Array, high: float) -> Array:
     return lax.clamp(low, value, high)
 
 
-def as_parameter(value, shape: Optional[StateShape]) -> Array:
-    """A trainable float array laid out as `StatefulLayer.init_parameters` does."""
-    return StatefulLayer.init_parameters(value, shape).data
+def _numeric_problem(value) -> Optional[str]:
+    """Why `value` is not real numbers (a number, a real array, or nested
+    sequences of them), or None when it is."""
+    if isinstance(value, TrainableArray):
+        value = value.value
+    if isinstance(value, (list, tuple)):
+        for entry in value:
+            problem = _numeric_problem(entry)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return f"{value!r} is a bool"
+    if isinstance(value, numbers.Real):
+        return None
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and hasattr(value, "shape"):
+        if jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating):
+            return None
+        return f"an array of dtype {dtype} (shape {tuple(value.shape)})"
+    return f"{value!r} ({type(value).__name__}) is not a number"
+
+
+def check_numbers(value, owner: str, field: str) -> None:
+    """A `TypeError` naming the layer and the field unless `value` is real numbers."""
+    problem = _numeric_problem(value)
+    if problem:
+        raise TypeError(f"{owner}: {field} must be a real number, a sequence of real "
+                        f"numbers or a real array; {problem}.")
+
+
+def as_parameter(value, shape: Optional[StateShape], owner: str = "init_parameters",
+                 field: str = "parameters") -> Array:
+    """A trainable float array laid out as `StatefulLayer.init_parameters` does;
+    an error names `owner` and `field`."""
+    check_numbers(value, owner, field)
+    try:
+        return StatefulLayer.init_parameters(value, shape).data
+    except ValueError as error:
+        raise ValueError(f"{owner}: {field}: {error}") from None
 
 
 def layer_constants(value, shape: Optional[StateShape], names: tuple, owner: str,
@@ -33,16 +71,27 @@ def layer_constants(value, shape: Optional[StateShape], names: tuple, owner: str
     any other count is an error naming the layer, since upstream would
     silently read the first entries (SPEC.md §3).
     """
+    check_numbers(value, owner, field)
     if isinstance(value, TrainableArray):
         value = value.value
     if not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         value = [value]
-    values = as_parameter(value, shape)
-    if values.shape[0] != len(names):
+    values = as_parameter(value, shape, owner, field)
+    if values.ndim == 0 or values.shape[0] != len(names):
         raise ValueError(
             f"{owner}: {field} needs {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
-            f"({', '.join(names)}), got {values.shape[0]} (shape {values.shape}).")
+            f"({', '.join(names)}), got {values.shape[0] if values.ndim else 0} "
+            f"(shape {values.shape}).")
     return values
+
+
+def check_threshold_and_spike_fn(owner: str, threshold, spike_fn) -> None:
+    """`threshold` is a real number or real array, `spike_fn` a callable: both are
+    otherwise only used, and fail, inside the first traced step."""
+    check_numbers(threshold, owner, "threshold")
+    if not callable(spike_fn):
+        raise TypeError(f"{owner}: spike_fn must be callable (e.g. superspike_surrogate()), "
+                        f"got {spike_fn!r} ({type(spike_fn).__name__}).")
 
 
 class SpikingLayer(StatefulLayer):
@@ -61,6 +110,10 @@ class SpikingLayer(StatefulLayer):
                  init_fn: Optional[Callable] = None,
                  shape: Optional[StateShape] = None) -> None:
         super().__init__(init_fn, shape)
+        owner = type(self).__name__
+        check_threshold_and_spike_fn(owner, threshold, spike_fn)
+        if reset_val is not None:
+            check_numbers(reset_val, owner, "reset_val")
         self.threshold = threshold
         self.spike_fn = spike_fn
         self.stop_reset_grad = bool(stop_reset_grad)

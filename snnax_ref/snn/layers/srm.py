@@ -8,8 +8,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
-from .spiking import clamp, layer_constants
-from .stateful import StatefulLayer, TrainableArray
+from .spiking import check_threshold_and_spike_fn, clamp, layer_constants
+from .stateful import StatefulLayer, TrainableArray, checked_shape
 
 
 class SRM(StatefulLayer):
@@ -46,6 +46,12 @@ class SRM(StatefulLayer):
             raise ValueError("SRM: its state [p, q, r, S] holds no membrane for init_fn to "
                              "initialise; every component starts at zero (SPEC.md §3.9).")
         super().__init__(None, shape)
+        if isinstance(layer, StatefulLayer) or not callable(layer):
+            raise TypeError(f"SRM: layer must be a stateless module, called as layer(q) each "
+                            f"step (SPEC.md §3.9), got {type(layer).__name__}.")
+        check_threshold_and_spike_fn("SRM", threshold, spike_fn)
+        if input_shape is not None:
+            input_shape = checked_shape(input_shape, "SRM", "input_shape")
         self.layer = layer
         self.decay_constants = layer_constants(
             decay_constants, input_shape, ("input trace decay", "filtered input decay"), "SRM")

@@ -73,6 +73,25 @@ def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
         f"constants, or an array of shape {shape}.")
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def checked_shape(shape, owner: str, field: str = "shape") -> Tuple[int, ...]:
+    """`shape` (an int `n` or a sequence of ints) as a tuple of non-negative
+    ints, or an error naming `owner` and `field`: JAX would otherwise report a
+    bad shape only when the first array is built, without the layer's name."""
+    if _is_int(shape):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) \
+            or not all(_is_int(d) for d in shape):
+        raise TypeError(f"{owner}: {field} must be an int or a tuple of ints, got {shape!r} "
+                        f"({type(shape).__name__}).")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{owner}: {field} {tuple(shape)} has a negative dimension.")
+    return tuple(int(d) for d in shape)
+
+
 class StatefulLayer(eqx.Module):
     """Base class of layers with state: `(state, x) -> (new_state, output)`.
 
@@ -92,8 +111,7 @@ class StatefulLayer(eqx.Module):
             raise TypeError(f"{type(self).__name__}: init_fn must be callable, "
                             f"got {type(init_fn).__name__}")
         self.init_fn = default_init_fn if init_fn is None else init_fn
-        self.shape = None if shape is None else (
-            (shape,) if isinstance(shape, int) else tuple(shape))
+        self.shape = None if shape is None else checked_shape(shape, type(self).__name__)
 
     @staticmethod
     def init_parameters(parameters, shape: Optional[StateShape] = None,
