@@ -5,6 +5,7 @@
                       [--junit-xml FILE] [--write-deviations FILE]
     snnax-ref merge   REPORT.json ... [--report-dir DIR] [--junit-xml FILE]
     snnax-ref mutate  [--profile ci|thorough] [--only NAME ...]
+    snnax-ref check-nir FILE.nir [--dt DT] [--steps T] [--seed S] [--impl module:attr]
 
 Beyond one machine: the work is a list of *units*, (row, seed slice) pairs,
 numbered rows first (report order), then slices 0 .. M-1 (`--seeds M`).
@@ -225,10 +226,10 @@ def _write_reports(args, header, rows, reporting) -> list[Path]:
 
 def _conform(args) -> int:
     from . import report as reporting
-    from .adapters import DEFAULT_IMPL, ENV_VAR, describe_load_error, load_adapter
+    from .adapters import ENV_VAR, chosen_impl, describe_load_error, load_adapter
     from .profiles import PROFILE_ENV
 
-    impl = args.impl or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+    impl = chosen_impl(args.impl)
     os.environ[ENV_VAR] = impl
     os.environ[PROFILE_ENV] = args.profile
     suite = Path(__file__).parent
@@ -434,8 +435,8 @@ def main(argv=None) -> int:
     conform.add_argument("--profile", default="ci", choices=["ci", "thorough"])
     conform.add_argument("--report-dir", default="reports",
                          help="where conformance-report.json and .md go (default reports)")
-    conform.add_argument("--rows", nargs="+", default=None, metavar="ROW",
-                         help="run only these report rows, by name as in the table "
+    conform.add_argument("--rows", nargs="+", action="extend", default=None, metavar="ROW",
+                         help="run only these report rows, by name as in the table (repeatable) "
                               "(e.g. --rows LIF 'gradient: jvp')")
     conform.add_argument("--shrink-seconds", type=_positive, default=None, metavar="S",
                          help="stop shrinking a row's failure after about S seconds "
@@ -463,8 +464,19 @@ def main(argv=None) -> int:
     mutate = commands.add_parser("mutate", help="plant bugs in snnax_ref; are they caught?")
     mutate.add_argument("--profile", default="ci", choices=["ci", "thorough"])
     mutate.add_argument("--only", nargs="*", default=None, help="mutant names")
+    check_nir = commands.add_parser(
+        "check-nir", add_help=False,
+        help="run a NIR file through the oracle, an adapter and snnax_ref.nir (SPEC.md §10); "
+             "`snnax-ref check-nir --help` for its options")
+    check_nir.add_argument("arguments", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    return {"conform": _conform, "merge": _merge, "mutate": _mutate}[args.command](args)
+    return {"conform": _conform, "merge": _merge, "mutate": _mutate,
+            "check-nir": _check_nir}[args.command](args)
+
+
+def _check_nir(args) -> int:
+    from .nir_check import main as check_nir_main
+    return check_nir_main(args.arguments)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import settings
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
-from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, describe_load_error,
-                       load_adapter, read_deviations)
+from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, chosen_impl,
+                       describe_load_error, load_adapter, read_deviations)
 from .profiles import PROFILE_ENV, register_profiles
 from .report import deviation_id, parse_shard, row_name, shard_units, slice_seed
 
@@ -86,7 +86,7 @@ def pytest_addoption(parser):
 
 
 def _impl(config):
-    return config.getoption("--impl") or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+    return chosen_impl(config.getoption("--impl"))
 
 
 def pytest_configure(config):

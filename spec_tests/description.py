@@ -42,12 +42,20 @@ MaxPool2d          kernel_size, stride
 AvgPool1d          kernel_size, stride
 AvgPool2d          kernel_size, stride
 Identity           -
+Dropout            p (training mode: `eqx.nn.Dropout(p, inference=False)`)
 =================  ==========================================================
 
 `spike_fn` is a pair `(name, beta)` with name in {"superspike", "sigmoid",
 "piecewise"}. `reset_val` in hyper is a float or None. Decay constants have
 shape `(k,)` or `(k, *neuron_shape)`. Kernel sizes, strides and paddings are
 ints (the same along every spatial axis). Pooling never pads.
+
+A Dropout layer draws its mask from the key it is called with (SPEC.md
+§4.4), so a run with one carries the seeds of its keys (`RunSpec.key_seed`,
+`RunSpec.init_key_seed`); the masks those keys give are JAX's PRNG's
+business, derived by the harness (`spec_tests/keys.py`) and handed to the
+oracle as data (`RunSpec.dropout_masks`). Dropout is a node of the graph,
+never a member of a composed layer.
 """
 
 from __future__ import annotations
@@ -61,18 +69,40 @@ STRAIGHT_THROUGH = "straight_through"
 DELAYED = "delayed"
 FORWARD_KINDS = (STRAIGHT_THROUGH, DELAYED)
 
+# -- layer kinds: the one place the harness names them -------------------------
+# (The oracle keeps its own tables, written from SPEC.md.)
+
+# Neurons with `reset_val` and `stop_reset_grad`.
+RESETTING_NEURON_KINDS = ("SimpleIAF", "IAF", "SimpleLIF", "LIF", "LIFSoftReset", "AdaptiveLIF")
+# Neurons whose output is spikes, with `threshold` and `spike_fn`.
+SPIKING_NEURON_KINDS = RESETTING_NEURON_KINDS + ("SigmaDelta",)
+# Every stateful single layer, in the documentation's order.
 NEURON_KINDS = (
     "SimpleIAF", "IAF", "SimpleLI", "SimpleLIF", "LIF", "LIFSoftReset",
     "AdaptiveLIF", "SigmaDelta", "SRM", "SpikeCounter", "BatchNormLayer",
 )
+# Layers whose output is spikes.
+SPIKE_OUTPUT_KINDS = SPIKING_NEURON_KINDS + ("SRM", "SpikingMaxPool1d", "SpikingMaxPool2d")
+# Neurons acting elementwise (output shape = input shape); SRM maps sizes.
+ELEMENTWISE_NEURON_KINDS = tuple(kind for kind in NEURON_KINDS if kind != "SRM")
 COMPOSED_KINDS = ("CompoundLayer", "ResNetBlock", "Parallel")
 SNN_STATELESS_KINDS = ("Flatten", "SpikingMaxPool1d", "SpikingMaxPool2d")
+# The documented SNNAX classes, one conformance row each.
+DOCUMENTED_CLASSES = NEURON_KINDS + SNN_STATELESS_KINDS + COMPOSED_KINDS
 EQUINOX_KINDS = (
     "Linear", "Conv1d", "Conv2d", "LayerNorm", "MaxPool1d", "MaxPool2d",
-    "AvgPool1d", "AvgPool2d", "Identity",
+    "AvgPool1d", "AvgPool2d", "Identity", "Dropout",
 )
+# Layers that draw from the key they are called with (SPEC.md §4.4).
+RANDOM_KINDS = ("Dropout",)
 ALL_KINDS = NEURON_KINDS + COMPOSED_KINDS + SNN_STATELESS_KINDS + EQUINOX_KINDS
 STATEFUL_KINDS = NEURON_KINDS + ("CompoundLayer", "ResNetBlock")
+# By what they do to shapes (a CompoundLayer can do either):
+SHAPE_PRESERVING_KINDS = ELEMENTWISE_NEURON_KINDS + (
+    "CompoundLayer", "ResNetBlock", "LayerNorm", "Identity", "Dropout")
+SIZE_MAPPING_KINDS = ("Linear", "SRM", "Parallel", "CompoundLayer")
+IMAGE_KINDS = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+               "SpikingMaxPool1d", "SpikingMaxPool2d", "Flatten")
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,16 +142,35 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True, eq=False)
+class DropoutMasks:
+    """What one Dropout layer draws in a run: `step`, the mask of every step
+    (the layer's key is the same at every step, SPEC.md §4.4), and
+    `initial`, the mask of the call that computes its initial output
+    (SPEC.md §4.2). Boolean arrays of the layer's input shape; True keeps."""
+
+    step: np.ndarray
+    initial: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class RunSpec:
     """One call of a model: network, forward semantics, inputs and burn-in.
 
-    `inputs[k]` has shape `(T, *network.input_shapes[k])`.
+    `inputs[k]` has shape `(T, *network.input_shapes[k])`. The model is
+    called with the key `jax.random.PRNGKey(key_seed)` and its state made by
+    `init_state(..., key=jax.random.PRNGKey(init_key_seed))`.
+    `dropout_masks[i]` is layer `i`'s `DropoutMasks` for every Dropout layer
+    `i`: the oracle reads them, the harness derives them from the seeds for
+    the precision the run is made in (`spec_tests.keys.with_dropout_masks`).
     """
 
     network: NetworkSpec
     inputs: tuple[np.ndarray, ...]
     forward: str = STRAIGHT_THROUGH
     burnin: int = 0
+    key_seed: int = 1
+    init_key_seed: int = 0
+    dropout_masks: dict[int, DropoutMasks] | None = None
 
     @property
     def num_steps(self) -> int:

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import oracle
 from .compare import TOLERANCES, Mismatch, Tolerance, comparison_horizon, _check_array
+from .keys import with_dropout_masks
 from .description import LayerSpec, NetworkSpec, RunSpec
 
 # -- parameters as a flat list ----------------------------------------------
@@ -103,6 +104,7 @@ def random_direction(run: RunSpec, seed: int):
 def check_jvp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
     """The implementation's `jax.jvp` of the outputs along a random direction in
     parameters and inputs equals the oracle's forward-mode tangents."""
+    run = with_dropout_masks(run, "float64")
     _require(adapter, "jvp")
     param_direction, input_direction = random_direction(run, seed)
     expected = oracle.run_with_tangents(
@@ -122,6 +124,7 @@ def check_jvp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
 def check_vjp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
     """Reverse mode agrees with the oracle: `<v, J u>` (oracle, forward mode)
     equals `<J^T v, u>` (implementation, `jax.vjp`) for random `u`, `v`."""
+    run = with_dropout_masks(run, "float64")
     _require(adapter, "vjp")
     param_direction, input_direction = random_direction(run, seed)
     expected = oracle.run_with_tangents(

@@ -11,6 +11,7 @@ from .adapters import Adapter, execute, execute_chunked, load_adapter
 from .compare import TOLERANCES, Mismatch, assert_run_matches
 from .diagnosis import explain, worth_diagnosing
 from .description import RunSpec
+from .keys import with_dropout_masks
 from .report import divergence
 
 
@@ -23,6 +24,7 @@ def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> No
     Its `divergence` attribute is the report's picture of the first
     difference (`report.Divergence`), or None."""
     tolerance = TOLERANCES[dtype]
+    run = with_dropout_masks(run, dtype)
     expected = oracle.run(run, margin=tolerance.margin)
     actual = execute(adapter, run, dtype)
     try:
@@ -64,6 +66,7 @@ def check_conforms_from_state(adapter: Adapter, example, dtype: str = "float64")
     oracle's run from the same state (SPEC.md §4.1, §4.5: the state is an
     input)."""
     run, seed = example
+    run = with_dropout_masks(run, dtype)
     tolerance = TOLERANCES[dtype]
     states, outputs = oracle.random_valid_state(run.network, np.random.default_rng(seed))
     expected = oracle.run(run, margin=tolerance.margin, initial_states=states,
@@ -79,7 +82,7 @@ def check_chunked_run_conforms(adapter: Adapter, example, dtype: str = "float64"
     gives the oracle's outputs and final states of the whole run in one call
     (SPEC.md §4.1). The run has no burn-in."""
     run, split = example
-    run = replace(run, burnin=0)
+    run = with_dropout_masks(replace(run, burnin=0), dtype)
     tolerance = TOLERANCES[dtype]
     expected = oracle.run(run, margin=tolerance.margin)
     actual = execute_chunked(adapter, run, split, dtype)

@@ -62,7 +62,6 @@ class RowStats:
     outcome: str = NOT_RUN            # passed | failed | known deviation | skipped | error
     message: str = ""                 # failure message, or the reason of a skip
     repro: str = ""                   # how to replay the (minimal) failure
-    kinds_seen: list = field(default_factory=list)
     seconds: float = 0.0              # wall time of the row's tests, shrinking included
     shrink_cut_short: bool = False    # shrinking stopped at the shrink budget
     # Per test of the row (test id -> {"outcome", "message", "seconds"}).
@@ -244,7 +243,6 @@ def combine_units(records, row_order=None) -> list[RowStats]:
         stats.seconds = round(sum(u["seconds"] for u in units), 3)
         stats.outcome = row_outcome({i: u for i, u in enumerate(units)})
         for u in units:
-            stats.kinds_seen += [k for k in u.get("kinds_seen", ()) if k not in stats.kinds_seen]
             for tid, t in u.get("tests", {}).items():
                 mine = stats.tests.setdefault(tid, {"outcome": NOT_RUN, "message": "",
                                                     "seconds": 0.0, "outcomes": []})

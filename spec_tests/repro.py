@@ -41,6 +41,8 @@ run = RunSpec(
     inputs=({inputs},),
     forward={run.forward!r},
     burnin={run.burnin!r},
+    key_seed={run.key_seed!r},
+    init_key_seed={run.init_key_seed!r},
 )
 check_run(run, impl={impl!r}, dtype="float64")
 '''

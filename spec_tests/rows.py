@@ -10,18 +10,15 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from .description import DELAYED, STRAIGHT_THROUGH
+from .description import DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, STRAIGHT_THROUGH
 from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
                         check_vjp_conforms)
 from .profiles import EXAMPLES
 from .properties import check_chunked_run_conforms, check_conforms, check_conforms_from_state
-from .strategies import (DOCUMENTED_CLASSES, EQUINOX_KINDS_WITH_ROWS, burnin_runs,
-                         chunked_runs, composed_in_graph_runs, concatenation_runs,
-                         feedback_runs, runs_from_states,
-                         final_layer_runs, isolated_runs, runs, several_inputs_and_outputs_runs,
+from .strategies import (burnin_runs, chunked_runs, composed_in_graph_runs, concatenation_runs,
+                         feedback_runs, final_layer_runs, isolated_runs, random_layer_key_runs,
+                         runs, runs_from_states, several_inputs_and_outputs_runs,
                          straight_through_runs)
-
-EQUINOX_ROWS = EQUINOX_KINDS_WITH_ROWS
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Row:
 # One row per documented class and equinox ingredient: that one layer (with its
 # members), fed directly by external input; no edge, so no graph rule decides.
 CLASS_ROWS = [Row(kind, lambda kind=kind: isolated_runs(kind))
-              for kind in DOCUMENTED_CLASSES + EQUINOX_ROWS]
+              for kind in DOCUMENTED_CLASSES + EQUINOX_KINDS]
 # One row per graph rule of SPEC.md section 4, on networks of simple layers;
 # `test_id` is the row's pytest id (test_conformance.py::test_graph_rule_conforms).
 GRAPH_ROWS = [
@@ -53,9 +50,11 @@ GRAPH_ROWS = [
     Row("graph: final_layer_ids", final_layer_runs),
     Row("graph: burnin", burnin_runs),
     Row("graph: composed layers", composed_in_graph_runs),
+    Row("graph: random layers' keys", random_layer_key_runs, examples_factor=2.0),
 ]
 GRAPH_ROW_IDS = ["straight-through-reads", "feedback-delay", "concatenation-order",
-                 "several-inputs-and-outputs", "final-layer-ids", "burnin", "composed-layers"]
+                 "several-inputs-and-outputs", "final-layer-ids", "burnin", "composed-layers",
+                 "random-layer-keys"]
 # Whole random networks: every class and rule together.
 FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH)),
                 Row("forward: delayed", lambda: runs(forward=DELAYED))]

@@ -27,28 +27,18 @@ drawn by Hypothesis itself, so they shrink.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import strategies as st
 
-from .description import (DELAYED, STRAIGHT_THROUGH, LayerSpec, NetworkSpec,
-                          RunSpec)
+from .description import (DELAYED, DOCUMENTED_CLASSES, ELEMENTWISE_NEURON_KINDS, EQUINOX_KINDS,
+                          IMAGE_KINDS, RANDOM_KINDS, RESETTING_NEURON_KINDS,
+                          SHAPE_PRESERVING_KINDS, SIZE_MAPPING_KINDS, SPIKING_NEURON_KINDS,
+                          STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec)
 
 MAX_LAYERS = 8
 MAX_VECTOR_SIZE = 24
-
-SPIKING_NEURONS = ("SimpleIAF", "IAF", "SimpleLIF", "LIF", "LIFSoftReset",
-                   "AdaptiveLIF", "SigmaDelta")
-NEURONS = SPIKING_NEURONS + ("SimpleLI", "SpikeCounter", "BatchNormLayer")
-PRESERVING_KINDS = NEURONS + ("CompoundLayer", "ResNetBlock", "LayerNorm", "Identity")
-MAPPING_KINDS = ("Linear", "SRM", "Parallel", "CompoundLayer")
-IMAGE_KINDS = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
-               "SpikingMaxPool1d", "SpikingMaxPool2d", "Flatten")
-
-# The documented SNNAX classes a conformance report has a row for.
-DOCUMENTED_CLASSES = ("SimpleIAF", "IAF", "SimpleLI", "SimpleLIF", "LIF", "LIFSoftReset",
-                      "AdaptiveLIF", "SigmaDelta", "SRM", "SpikeCounter", "BatchNormLayer",
-                      "Flatten", "SpikingMaxPool1d", "SpikingMaxPool2d", "CompoundLayer",
-                      "ResNetBlock", "Parallel")
 
 
 def _rng(draw, label):
@@ -113,13 +103,13 @@ def decay_constants(draw, count: int, neuron_shape: tuple, low=0.3, high=1.1):
 @st.composite
 def neuron_layers(draw, shape: tuple, kind: str | None = None):
     """A neuron layer (any documented kind) for neurons of `shape`."""
-    kind = kind or draw(st.sampled_from(NEURONS), label="neuron kind")
+    kind = kind or draw(st.sampled_from(ELEMENTWISE_NEURON_KINDS), label="neuron kind")
     hyper: dict = {}
     params: dict = {}
-    if kind in SPIKING_NEURONS:
+    if kind in SPIKING_NEURON_KINDS:
         hyper["threshold"] = draw(thresholds(), label="threshold")
         hyper["spike_fn"] = draw(spike_functions(), label="spike_fn")
-    if kind in ("SimpleIAF", "IAF", "SimpleLIF", "LIF", "LIFSoftReset", "AdaptiveLIF"):
+    if kind in RESETTING_NEURON_KINDS:
         hyper["reset_val"] = draw(reset_values(), label="reset_val")
         hyper["stop_reset_grad"] = draw(st.booleans(), label="stop_reset_grad")
     if kind in ("SimpleIAF", "IAF"):
@@ -151,23 +141,30 @@ def layer_norms(draw, shape: tuple):
                      {"weight": rng.uniform(0.5, 2.0, shape), "bias": rng.normal(0, 0.5, shape)})
 
 
+def dropout_layers():
+    """A Dropout layer in training mode, dropping a quarter to three quarters."""
+    return st.sampled_from([0.25, 0.5, 0.75]).map(lambda p: LayerSpec("Dropout", {"p": p}))
+
+
 @st.composite
 def shape_preserving_layers(draw, shape: tuple, kind: str | None = None):
     """A layer whose output has the shape of its input."""
-    kind = kind or draw(st.sampled_from(PRESERVING_KINDS), label="preserving kind")
-    if kind in NEURONS:
+    kind = kind or draw(st.sampled_from(SHAPE_PRESERVING_KINDS), label="preserving kind")
+    if kind in ELEMENTWISE_NEURON_KINDS:
         return draw(neuron_layers(shape, kind))
     if kind == "LayerNorm":
         return draw(layer_norms(shape))
     if kind == "Identity":
         return LayerSpec("Identity")
+    if kind == "Dropout":
+        return draw(dropout_layers(), label="dropout")
     if kind == "CompoundLayer":
         first = draw(st.one_of(neuron_layers(shape), layer_norms(shape)), label="member 0")
-        second = draw(neuron_layers(shape, draw(st.sampled_from(SPIKING_NEURONS))),
+        second = draw(neuron_layers(shape, draw(st.sampled_from(SPIKING_NEURON_KINDS))),
                       label="member 1")
         return LayerSpec("CompoundLayer", members=(first, second))
     if kind == "ResNetBlock":
-        members = (draw(neuron_layers(shape, draw(st.sampled_from(SPIKING_NEURONS)))),)
+        members = (draw(neuron_layers(shape, draw(st.sampled_from(SPIKING_NEURON_KINDS)))),)
         return LayerSpec("ResNetBlock", members=members)
     raise ValueError(f"{kind} does not preserve shapes")
 
@@ -187,7 +184,7 @@ def linear_layers(draw, in_features: int, out_features: int):
 def mapping_layers(draw, part_sizes: list, out_features: int, kind: str | None = None):
     """A layer mapping its (concatenated) inputs to `out_features` features."""
     in_features = sum(part_sizes)
-    kind = kind or draw(st.sampled_from(MAPPING_KINDS), label="mapping kind")
+    kind = kind or draw(st.sampled_from(SIZE_MAPPING_KINDS), label="mapping kind")
     if kind == "Linear":
         return draw(linear_layers(in_features, out_features))
     if kind == "SRM":
@@ -204,7 +201,7 @@ def mapping_layers(draw, part_sizes: list, out_features: int, kind: str | None =
         members = tuple(draw(linear_layers(size, out_features)) for size in part_sizes)
         return LayerSpec("Parallel", members=members)
     if kind == "CompoundLayer":
-        neuron = draw(neuron_layers((out_features,), draw(st.sampled_from(SPIKING_NEURONS))))
+        neuron = draw(neuron_layers((out_features,), draw(st.sampled_from(SPIKING_NEURON_KINDS))))
         return LayerSpec("CompoundLayer",
                          members=(draw(linear_layers(in_features, out_features)), neuron))
     raise ValueError(f"{kind} is not a mapping kind")
@@ -346,7 +343,7 @@ def networks(draw, required_kind: str | None = None):
     host = None
     if required_kind and not image_required and num_vector:
         host = draw(st.integers(stem_length, num_layers - 1), label="host of required kind")
-        if required_kind in PRESERVING_KINDS and required_kind != "CompoundLayer":
+        if required_kind in SHAPE_PRESERVING_KINDS and required_kind != "CompoundLayer":
             # A shape-preserving layer cannot sit on a feedback edge of its own.
             kept = [s for s in sources[host] if not (s[0] == "layer" and s[1] >= host)]
             sources[host] = kept or ([("layer", host - 1)] if host > stem_length
@@ -362,9 +359,9 @@ def networks(draw, required_kind: str | None = None):
     for i in range(stem_length, num_layers):
         has_feedback = any(kind == "layer" and j >= i for kind, j in sources[i])
         forced = required_kind if i == host else None
-        if forced in PRESERVING_KINDS and (forced != "CompoundLayer" or not has_feedback):
+        if forced in SHAPE_PRESERVING_KINDS and (forced != "CompoundLayer" or not has_feedback):
             preserve = True
-        elif forced in MAPPING_KINDS:
+        elif forced in SIZE_MAPPING_KINDS:
             preserve = False
         else:
             preserve = not has_feedback and draw(st.integers(0, 4), label=f"preserve {i}") < 3
@@ -403,13 +400,14 @@ def networks(draw, required_kind: str | None = None):
 
 
 @st.composite
-def input_sequences(draw, input_shapes, num_steps: int, current_means=(1.0,)):
+def input_sequences(draw, input_shapes, num_steps: int, current_means=(1.0,),
+                    styles=("spikes", "current")):
     """One `(T, *shape)` array per input: spike trains or analogue currents
-    (normal, with a mean drawn from `current_means`)."""
+    (normal, with a mean drawn from `current_means`), of the `styles` given."""
     sequences = []
     for k, shape in enumerate(input_shapes):
         rng = _rng(draw, f"input {k} seed")
-        style = draw(st.sampled_from(["spikes", "current"]), label=f"input {k} style")
+        style = draw(st.sampled_from(styles), label=f"input {k} style")
         if style == "spikes":
             rate = draw(st.sampled_from([0.2, 0.5, 0.8]), label="spike rate")
             amplitude = draw(st.sampled_from([1.0, 2.0]), label="amplitude")
@@ -433,7 +431,19 @@ def runs(draw, required_kind: str | None = None, forward: str | None = None,
     forward = forward or draw(st.sampled_from([STRAIGHT_THROUGH, DELAYED]), label="forward")
     burnin = draw(st.integers(0, num_steps - 1), label="burnin") if draw(
         st.booleans(), label="use burnin") else 0
-    return RunSpec(network=network, inputs=inputs, forward=forward, burnin=burnin)
+    return draw(with_key_seeds(RunSpec(network=network, inputs=inputs, forward=forward,
+                                       burnin=burnin)))
+
+
+@st.composite
+def with_key_seeds(draw, run: RunSpec):
+    """`run` with the seeds of its keys drawn when it has a random layer (a run
+    without one keeps the default seeds, and draws nothing)."""
+    if not any(layer.kind in RANDOM_KINDS for layer in run.network.layers):
+        return run
+    seeds = st.integers(0, 2**31 - 1)
+    return replace(run, key_seed=draw(seeds, label="key seed"),
+                   init_key_seed=draw(seeds, label="init_state key seed"))
 
 
 # -- one layer in isolation (the class rows) ------------------------------------
@@ -444,9 +454,7 @@ def runs(draw, required_kind: str | None = None, forward: str | None = None,
 # exists, so no graph rule (edge timing, concatenation order, final_layer_ids,
 # burn-in) can decide whether it passes.
 
-EQUINOX_KINDS_WITH_ROWS = ("Linear", "Conv1d", "Conv2d", "LayerNorm", "MaxPool1d", "MaxPool2d",
-                           "AvgPool1d", "AvgPool2d", "Identity")
-ISOLATED_KINDS = DOCUMENTED_CLASSES + EQUINOX_KINDS_WITH_ROWS
+ISOLATED_KINDS = DOCUMENTED_CLASSES + EQUINOX_KINDS
 
 
 def vector_sizes(low: int = 1, high: int = 8):
@@ -474,7 +482,7 @@ def isolated_layers(draw, kind: str):
     """`(layer, input_shapes, output_shape)`: one layer of `kind` and the
     shapes of the external inputs that feed it (several only for Parallel,
     which gets one input per member)."""
-    if kind in NEURONS or kind in ("LayerNorm", "Identity"):
+    if kind in ELEMENTWISE_NEURON_KINDS or kind in ("LayerNorm", "Identity", "Dropout"):
         shape = draw(neuron_shapes(), label="neuron shape")
         return draw(shape_preserving_layers(shape, kind)), (shape,), shape
     if kind in ("CompoundLayer", "ResNetBlock"):
@@ -520,7 +528,8 @@ def isolated_runs(draw, kind: str, max_steps: int = 50, steps=None):
     # threshold, so that most runs spike whatever the decay constants.
     inputs = draw(input_sequences(network.input_shapes, num_steps, (1.0, 1.5)),
                   label="inputs")
-    return RunSpec(network=network, inputs=inputs, forward=STRAIGHT_THROUGH, burnin=0)
+    return draw(with_key_seeds(RunSpec(network=network, inputs=inputs,
+                                       forward=STRAIGHT_THROUGH, burnin=0)))
 
 
 # -- graph rules, one at a time (the graph rows) --------------------------------
@@ -546,6 +555,8 @@ def isolated_runs(draw, kind: str, max_steps: int = 50, steps=None):
 # Except in the rows about final_layer_ids, the model returns the last layer.
 
 SIMPLE_NEURONS = ("SimpleIAF", "LIF", "SimpleLI")
+# What the graph rows build from (Dropout only in the row about random layers).
+SIMPLE_KINDS = ("Linear", "Identity", "Dropout") + SIMPLE_NEURONS
 COMPOSED_IN_GRAPH = ("Parallel", "CompoundLayer", "ResNetBlock")
 SIMPLE_MAX_STEPS = 30
 
@@ -694,15 +705,18 @@ def simple_composed_layers(draw, kind: str, part_sizes: list, out_size: int | No
 
 
 @st.composite
-def simple_networks(draw, wiring, input_sizes: list, final_layer_ids=None, composed=None):
+def simple_networks(draw, wiring, input_sizes: list, final_layer_ids=None, composed=None,
+                    dropout_ids=()):
     """Simple layers on `wiring`: a layer reading a feedback edge is a Linear
     (its output size is drawn, so the edge's shape is known up front), any
     other is a simple neuron or Identity over its concatenated input, or a
-    Linear. `composed` maps layer ids to a composed kind to put there.
+    Linear. `composed` maps layer ids to a composed kind to put there; the
+    layers `dropout_ids` (none reading a feedback edge) are Dropout layers.
     `final_layer_ids` defaults to the last layer."""
     wiring = [_ordered(sources) for sources in wiring]
     num_layers = len(wiring)
     composed = dict(composed or {})
+    dropout_ids = set(dropout_ids)
     shapes: list = [None] * num_layers
     preserving = [False] * num_layers
 
@@ -716,9 +730,12 @@ def simple_networks(draw, wiring, input_sizes: list, final_layer_ids=None, compo
         if kind == "ResNetBlock" or (kind == "CompoundLayer" and not reads_feedback
                                      and draw(st.booleans(), label="neuron-only compound")):
             preserving[i] = True
+        elif i in dropout_ids:
+            preserving[i] = True
         elif kind is None and not reads_feedback:
             preserving[i] = draw(st.integers(0, 2), label=f"simple neuron at {i}?") > 0
-        if preserving[i] and kind is None and sum(map(part_size, sources)) > MAX_VECTOR_SIZE:
+        if (preserving[i] and kind is None and i not in dropout_ids
+                and sum(map(part_size, sources)) > MAX_VECTOR_SIZE):
             preserving[i] = False
         if preserving[i]:
             shapes[i] = (sum(part_size(s) for s in sources),)
@@ -731,6 +748,8 @@ def simple_networks(draw, wiring, input_sizes: list, final_layer_ids=None, compo
         if i in composed:
             layers.append(draw(simple_composed_layers(
                 composed[i], parts, None if preserving[i] else shapes[i][0])))
+        elif i in dropout_ids:
+            layers.append(draw(dropout_layers(), label=f"dropout {i}"))
         elif preserving[i]:
             layers.append(draw(simple_preserving_layers(shapes[i][0])))
         else:
@@ -748,13 +767,15 @@ def simple_networks(draw, wiring, input_sizes: list, final_layer_ids=None, compo
 
 @st.composite
 def simple_runs(draw, network, forward: str = STRAIGHT_THROUGH, burnin: bool = False,
-                max_steps: int = SIMPLE_MAX_STEPS):
+                max_steps: int = SIMPLE_MAX_STEPS, styles=("spikes", "current")):
     """`network` driven for T in [1, max_steps] steps (T >= 2 and a burn-in in
-    [1, T) when `burnin`)."""
+    [1, T) when `burnin`) by inputs of the `styles` given."""
     num_steps = draw(st.integers(2 if burnin else 1, max_steps), label="T")
-    inputs = draw(input_sequences(network.input_shapes, num_steps), label="inputs")
+    inputs = draw(input_sequences(network.input_shapes, num_steps, styles=styles),
+                  label="inputs")
     steps_burnt = draw(st.integers(1, num_steps - 1), label="burnin") if burnin else 0
-    return RunSpec(network=network, inputs=inputs, forward=forward, burnin=steps_burnt)
+    return draw(with_key_seeds(RunSpec(network=network, inputs=inputs, forward=forward,
+                                       burnin=steps_burnt)))
 
 
 @st.composite
@@ -868,6 +889,25 @@ def composed_in_graph_runs(draw):
     network = draw(simple_networks(wiring, sizes, composed={host: kind}), label="network")
     return draw(simple_runs(network))
 
+
+
+@st.composite
+def random_layer_key_runs(draw):
+    """Two to five layers, all reading the one external input (no edge), one
+    or more of them Dropout layers, the model returning the last layer; inputs
+    are analogue currents (never exactly zero), so every Dropout layer's
+    last output, compared like every layer's, shows its mask: whether layer
+    `i` received `split(key, num_layers)[i]` (SPEC.md §4.4), on the step
+    path and as a time-parallel layer of the graph schedule (§4.6), and its
+    outputs at every step, when it is the last layer, whether that split is
+    the same at every step."""
+    sizes = [draw(vector_sizes(2, 6), label="input size")]
+    num_layers = draw(st.integers(2, 5), label="layers")
+    wiring = draw(edge_free_wirings(num_layers, 1))
+    dropout_ids = draw(st.lists(st.integers(0, num_layers - 1), min_size=1,
+                                max_size=num_layers, unique=True), label="Dropout layers")
+    network = draw(simple_networks(wiring, sizes, dropout_ids=dropout_ids), label="network")
+    return draw(simple_runs(network, styles=("current",)))
 
 
 # -- the state rows: runs from a given state, runs in two calls -------------------

@@ -6,13 +6,11 @@ Each property reads: for every generated run of <row>, the implementation's
 outputs at every compared step and its final states equal the oracle's.
 """
 
-import os
-
 import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from .adapters import DEFAULT_IMPL, ENV_VAR
+from .adapters import chosen_impl
 from .description import RunSpec
 from .report import row as row_stats
 from .repro import to_python
@@ -43,7 +41,7 @@ def _check(adapter, request, row, data):
         stats.failed += 1
         stats.message = f"{type(error).__name__}: {error}"
         stats.divergence = getattr(error, "divergence", None)   # the report's picture
-        impl = request.config.getoption("--impl") or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+        impl = chosen_impl(request.config.getoption("--impl"))
         stats.repro = _repro(row, example, impl)
         note(stats.repro)
         raise

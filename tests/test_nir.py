@@ -635,6 +635,9 @@ def test_a_nir_file_written_by_nir_runs_as_the_oracle_says(tmp_path, capsys):
     assert nir_check.main([str(path), "--steps", "40", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "snnax_ref.nir.from_nir: conforms" in out and "verdict: conforms" in out
+    from spec_tests import cli   # `snnax-ref check-nir` is the same command
+    assert cli.main(["check-nir", str(path), "--steps", "40", "--seed", "3"]) == 0
+    assert "verdict: conforms" in capsys.readouterr().out
 
 
 def test_nir_check_reports_a_deviation_and_unusable_files(tmp_path, capsys, monkeypatch):

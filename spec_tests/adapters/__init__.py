@@ -29,9 +29,13 @@ class Adapter(Protocol):
     - `name`: shown in reports.
     - `deviations_file`: optional path of a known-deviations file.
     - `build(network, forward, dtype)`: a model for `network`.
-    - `init_state(model, network)`: the model's default initial state.
-    - `run(model, state, inputs, burnin)`: `(final_state, outputs)`, outputs
-      as arrays `(T - burnin, ...)`, one per final layer.
+    - `init_state(model, network, key_seed=0)`: the model's default initial
+      state, made with the key `jax.random.PRNGKey(key_seed)`.
+    - `run(model, state, inputs, burnin, key_seed=1)`: `(final_state,
+      outputs)` of the model called with the key `jax.random.PRNGKey(key_seed)`,
+      outputs as arrays `(T - burnin, ...)`, one per final layer. (The keys
+      decide what a random layer such as Dropout draws; `RunSpec.key_seed`,
+      `RunSpec.init_key_seed`.)
     - `read_states(model, network, final_state)`: `(states, outputs)`, per
       layer the flat list of state arrays in SPEC order and its last output.
     - optional `set_state(model, network, states, outputs)`: the model state
@@ -56,10 +60,10 @@ class Adapter(Protocol):
 
     def build(self, network: NetworkSpec, forward: str, dtype: str) -> Any: ...
 
-    def init_state(self, model: Any, network: NetworkSpec) -> Any: ...
+    def init_state(self, model: Any, network: NetworkSpec, key_seed: int = 0) -> Any: ...
 
     def run(self, model: Any, state: Any, inputs: Sequence[np.ndarray],
-            burnin: int) -> Tuple[Any, List[np.ndarray]]: ...
+            burnin: int, key_seed: int = 1) -> Tuple[Any, List[np.ndarray]]: ...
 
     def read_states(self, model: Any, network: NetworkSpec,
                     final_state: Any) -> Tuple[List[List[np.ndarray]], List[np.ndarray]]: ...
@@ -77,9 +81,10 @@ def _as_result(outputs, states, last_outputs) -> RunResult:
     )
 
 
-def _start_state(adapter, model, network, initial, dtype):
+def _start_state(adapter, model, run, initial, dtype):
+    network = run.network
     if initial is None:
-        return adapter.init_state(model, network)
+        return adapter.init_state(model, network, key_seed=run.init_key_seed)
     set_state = getattr(adapter, "set_state", None)
     if set_state is None:
         raise StateNotSettable(f"adapter {getattr(adapter, 'name', adapter)!r} has no set_state")
@@ -97,9 +102,10 @@ def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64",
     precision = getattr(adapter, "precision", None)
     with precision(dtype) if precision else contextlib.nullcontext():
         model = adapter.build(run.network, run.forward, dtype)
-        state = _start_state(adapter, model, run.network, initial, dtype)
+        state = _start_state(adapter, model, run, initial, dtype)
         inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
-        final_state, outputs = adapter.run(model, state, inputs, run.burnin)
+        final_state, outputs = adapter.run(model, state, inputs, run.burnin,
+                                           key_seed=run.key_seed)
         states, last_outputs = adapter.read_states(model, run.network, final_state)
     return _as_result(outputs, states, last_outputs)
 
@@ -108,8 +114,9 @@ def execute_chunked(adapter: Adapter, run: RunSpec, split: int,
                     dtype: str = "float64") -> RunResult:
     """Run `run` (no burn-in) as two calls, steps `[0, split)` then `[split, T)`:
     the second starts from the first's final state, read with `read_states`
-    and set back with `set_state`. The outputs are the two calls' outputs
-    concatenated, the final state the second's."""
+    and set back with `set_state`; both are called with the run's key (SPEC.md
+    §4.4: one key per sequence, the same split at every step). The outputs
+    are the two calls' outputs concatenated, the final state the second's."""
     if run.burnin:
         raise ValueError("execute_chunked: a chunked run has no burn-in")
     if not 0 < split < run.num_steps:
@@ -119,13 +126,15 @@ def execute_chunked(adapter: Adapter, run: RunSpec, split: int,
     precision = getattr(adapter, "precision", None)
     with precision(dtype) if precision else contextlib.nullcontext():
         model = adapter.build(run.network, run.forward, dtype)
-        state = adapter.init_state(model, run.network)
+        state = adapter.init_state(model, run.network, key_seed=run.init_key_seed)
         inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
-        middle, first = adapter.run(model, state, [x[:split] for x in inputs], 0)
+        middle, first = adapter.run(model, state, [x[:split] for x in inputs], 0,
+                                    key_seed=run.key_seed)
         notes = [getattr(adapter, "plan_note", lambda: None)()]
         states, last_outputs = adapter.read_states(model, run.network, middle)
-        state = _start_state(adapter, model, run.network, (states, last_outputs), dtype)
-        final_state, second = adapter.run(model, state, [x[split:] for x in inputs], 0)
+        state = _start_state(adapter, model, run, (states, last_outputs), dtype)
+        final_state, second = adapter.run(model, state, [x[split:] for x in inputs], 0,
+                                          key_seed=run.key_seed)
         notes.append(getattr(adapter, "plan_note", lambda: None)())
         states, last_outputs = adapter.read_states(model, run.network, final_state)
     result = _as_result([np.concatenate([np.asarray(a), np.asarray(b)])
@@ -134,9 +143,16 @@ def execute_chunked(adapter: Adapter, run: RunSpec, split: int,
     return result
 
 
+def chosen_impl(spec: Optional[str] = None) -> str:
+    """The implementation under test, as `module:attr`: `spec` (an `--impl`
+    option) if given, else the `SNNAX_REF_IMPL` environment variable, else
+    snnax_ref's adapter. Every place that resolves `--impl` asks this."""
+    return spec or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+
+
 def load_adapter(spec: Optional[str] = None) -> Adapter:
-    """The adapter named `module:attr` (default: snnax_ref's)."""
-    spec = spec or os.environ.get(ENV_VAR) or DEFAULT_IMPL
+    """The adapter named `module:attr` (`chosen_impl(spec)`)."""
+    spec = chosen_impl(spec)
     if ":" not in spec:
         raise ValueError(f"--impl {spec!r}: expected 'module:attr', e.g. {DEFAULT_IMPL}")
     module_name, attr = spec.split(":", 1)

@@ -8,11 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..description import DELAYED, NetworkSpec
+from ..description import DELAYED, RESETTING_NEURON_KINDS, NetworkSpec
 
 SPIKE_FUNCTIONS = {"superspike": "superspike_surrogate", "sigmoid": "sigmoid_surrogate",
                    "piecewise": "piecewise_surrogate"}
-NEURONS_WITH_RESET = ("SimpleIAF", "IAF", "SimpleLIF", "LIF", "LIFSoftReset", "AdaptiveLIF")
 
 
 class SnnaxStyleAdapter:
@@ -53,7 +52,7 @@ class SnnaxStyleAdapter:
         snn, hyper, params = self.snn, spec.hyper, spec.params
         kind = spec.kind
         keys = jax.random.split(key, max(2, len(spec.members)))
-        if kind in NEURONS_WITH_RESET:
+        if kind in RESETTING_NEURON_KINDS:
             kwargs = dict(threshold=hyper.get("threshold", 1.0), spike_fn=self.spike_fn(hyper),
                           stop_reset_grad=hyper.get("stop_reset_grad", True),
                           reset_val=hyper.get("reset_val"))
@@ -112,6 +111,8 @@ class SnnaxStyleAdapter:
             return getattr(eqx.nn, kind)(hyper["kernel_size"], stride=hyper.get("stride", 1))
         if kind == "Identity":
             return eqx.nn.Identity()
+        if kind == "Dropout":  # in training mode: it draws from its key
+            return eqx.nn.Dropout(hyper.get("p", 0.5), inference=False)
         raise NotImplementedError(f"{self.name} adapter: no builder for layer kind {kind!r}")
 
     def with_parameters(self, layer, params, bias_shape):
@@ -150,7 +151,7 @@ class SnnaxStyleAdapter:
         return jax.tree_util.tree_map(cast_leaf, tree)
 
     # -- running ------------------------------------------------------------
-    def init_state(self, model, network: NetworkSpec):
+    def init_state(self, model, network: NetworkSpec, key_seed: int = 0):
         # Called once per run, never inside a trace: a safe place to clear.
         SnnaxStyleAdapter.builds += 1
         if SnnaxStyleAdapter.builds % self.CLEAR_CACHES_EVERY == 0:
@@ -158,12 +159,12 @@ class SnnaxStyleAdapter:
         shapes = [tuple(s) for s in network.input_shapes]
         in_shape = shapes[0] if len(shapes) == 1 else shapes
         return self.cast(model.init_state(in_shape, shapes=layer_input_shapes(network),
-                                          key=jax.random.PRNGKey(0)))
+                                          key=jax.random.PRNGKey(key_seed)))
 
-    def run(self, model, state, inputs, burnin):
+    def run(self, model, state, inputs, burnin, key_seed: int = 1):
         model = self.planned(model, inputs)
         batch = jnp.asarray(inputs[0]) if len(inputs) == 1 else [jnp.asarray(x) for x in inputs]
-        final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(1),
+        final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(key_seed),
                                                      burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
 
@@ -226,13 +227,13 @@ class SnnaxStyleAdapter:
             params = [jnp.asarray(a, dtype=self.dtype) for a in flat_params(run.network)]
             inputs = [jnp.asarray(x, dtype=self.dtype) for x in run.inputs]
             template = self.build(run.network, run.forward, dtype)
-            state = self.init_state(template, run.network)
+            state = self.init_state(template, run.network, key_seed=run.init_key_seed)
 
         def outputs(params, inputs):
             network = with_flat_params(run.network, params)
             model = self.planned(self.build(network, run.forward, dtype), run.inputs)
             batch = inputs[0] if len(inputs) == 1 else list(inputs)
-            return model(state, batch, jax.random.PRNGKey(1), burnin=run.burnin)[1]
+            return model(state, batch, jax.random.PRNGKey(run.key_seed), burnin=run.burnin)[1]
 
         return outputs, params, inputs
 

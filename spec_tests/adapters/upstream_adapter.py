@@ -89,14 +89,14 @@ class UpstreamAdapter(SnnaxStyleAdapter):
                       else self.snn.architecture.default_forward_fn)
         return self.cast(self.snn.StatefulModel(structure, layers, forward_fn=forward_fn))
 
-    def init_state(self, model, network):
+    def init_state(self, model, network, key_seed=0):
         shapes = [tuple(s) for s in network.input_shapes]
         in_shape = shapes[0] if len(shapes) == 1 else shapes
-        return self.cast(model.init_state(in_shape, key=jax.random.PRNGKey(0)))
+        return self.cast(model.init_state(in_shape, key=jax.random.PRNGKey(key_seed)))
 
-    def run(self, model, state, inputs, burnin):
+    def run(self, model, state, inputs, burnin, key_seed=1):
         batch = jnp.asarray(inputs[0]) if len(inputs) == 1 else [jnp.asarray(x) for x in inputs]
-        final_state, outputs = model(state, batch, jax.random.PRNGKey(1), burnin=burnin)
+        final_state, outputs = model(state, batch, jax.random.PRNGKey(key_seed), burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
 
     def set_state(self, model, network, states, outputs):

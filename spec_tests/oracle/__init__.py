@@ -7,7 +7,8 @@ plain Python, and vectorises only inside one layer's update.
 Public API:
 
 - `run(run_spec, margin=1e-6, initial_states=None, initial_outputs=None) -> RunResult`
-- `init_state(network) -> (states, outputs)`: SPEC's default initial state.
+- `init_state(network, dropout_masks=None) -> (states, outputs)`: SPEC's default
+  initial state (a Dropout layer's initial output needs its `RunSpec.dropout_masks`).
 - `surrogate_derivative(name, beta, x)`: the dH/dx a spike function uses.
 - `run_with_tangents(run_spec, param_tangents=None, input_tangents=None,
   initial_state_tangents=None, initial_output_tangents=None, margin=1e-6,

@@ -24,6 +24,7 @@ HYPER_DEFAULTS = {
     "forget_weight": 0.1,
     "stride": 1,      # pools and convolutions, as equinox
     "padding": 0,     # convolutions
+    "p": 0.5,         # Dropout, as equinox
 }
 
 # SPEC.md section 3: omitted decay constants.

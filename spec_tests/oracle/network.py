@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, RunResult
+from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, LayerSpec, RunResult
 from spec_tests.oracle.composed import state_size, call_layer
 from spec_tests.oracle.defaults import active_semantics, semantics_in_force
 from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_input_list
@@ -53,9 +53,27 @@ def validate_network(network) -> None:
             raise ValueError(f"final_layer_ids: layer id {f} out of range")
 
 
-def init_state(network):
+def layers_drawn(network, dropout_masks, which: str):
+    """The network's layers, each Dropout layer `i` replaced by a copy carrying
+    its mask of this run, `dropout_masks[i].step` or `.initial` (`which`), as
+    its parameter "mask" (see `stateless.dropout`). Without Dropout layers
+    the layers are returned as they are."""
+    layers = list(network.layers)
+    for i, layer in enumerate(layers):
+        if layer.kind != "Dropout":
+            continue
+        if not dropout_masks or i not in dropout_masks:
+            raise ValueError(f"dropout_masks: layer {i} is a Dropout layer and has no mask; "
+                             "spec_tests.keys.with_dropout_masks(run) derives them")
+        mask = getattr(dropout_masks[i], which)
+        layers[i] = LayerSpec("Dropout", dict(layer.hyper), {"mask": np.asarray(mask)})
+    return layers
+
+
+def init_state(network, dropout_masks=None):
     """SPEC's default (states, outputs): per layer its flat state list and its
-    output before the first step (SPEC 4.2).
+    output before the first step (SPEC 4.2). `dropout_masks`: the run's
+    `RunSpec.dropout_masks`, needed when the network has a Dropout layer.
 
     A stateful layer's initial output is zeros. A stateless layer's is the
     layer applied, in index order, to its initial input: the initial outputs
@@ -68,7 +86,7 @@ def init_state(network):
     states = [initial_layer_state(layer, shape)
               for layer, shape in zip(network.layers, input_shapes)]
     outputs = [np.zeros(shape) for shape in output_shapes]
-    for i, layer in enumerate(network.layers):
+    for i, layer in enumerate(layers_drawn(network, dropout_masks, "initial")):
         if is_stateful(layer):
             continue
         parts = [outputs[j] if (j < i or is_stateful(network.layers[j]))
@@ -83,9 +101,10 @@ def is_stateful(layer) -> bool:
     return state_size(layer) > 0
 
 
-def checked_initial(network, initial_states, initial_outputs):
-    """The initial states and outputs to run from, as float64 copies, shapes checked."""
-    default_states, default_outputs = init_state(network)
+def checked_initial(network, initial_states, initial_outputs, dropout_masks=None):
+    """The initial states and outputs to run from, as float64 copies, shapes checked
+    (the default outputs of Dropout layers need `dropout_masks`)."""
+    default_states, default_outputs = init_state(network, dropout_masks)
     states = default_states if initial_states is None else initial_states
     outputs = default_outputs if initial_outputs is None else initial_outputs
     if len(states) != network.num_layers or len(outputs) != network.num_layers:
@@ -188,13 +207,15 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
             return run(run_spec, margin, initial_states, initial_outputs)
     network = run_spec.network
     inputs, steps = checked_inputs(run_spec)
-    states, previous_outputs = checked_initial(network, initial_states, initial_outputs)
+    states, previous_outputs = checked_initial(network, initial_states, initial_outputs,
+                                               run_spec.dropout_masks)
+    layers = layers_drawn(network, run_spec.dropout_masks, "step")
     recorded = {f: [] for f in network.final_layer_ids}
     near_threshold = np.zeros(steps, dtype=bool)
     for t in range(steps):
         step_inputs = [x[t] for x in inputs]
         current_outputs = [None] * network.num_layers
-        for i, layer in enumerate(network.layers):
+        for i, layer in enumerate(layers):
             parts = input_parts(network, run_spec.forward, i,
                                 current_outputs, previous_outputs, step_inputs)
             states[i], current_outputs[i], arguments = call_layer(

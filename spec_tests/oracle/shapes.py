@@ -66,7 +66,7 @@ def output_shape(layer, input_shape, partial: bool = False) -> tuple[int, ...]:
             shape = output_shape(member, shape, partial)
         return shape
     input_shape = tuple(int(n) for n in input_shape)
-    if kind in ELEMENTWISE_KINDS or kind == "Identity":
+    if kind in ELEMENTWISE_KINDS or kind in ("Identity", "Dropout"):
         return input_shape
     if kind == "SRM":
         return output_shape(layer.members[0], input_shape, partial)

@@ -149,7 +149,39 @@ def layer_norm(layer, x):
     return y, []
 
 
+def dropout_mask(layer, x):
+    """The Dropout layer's mask for this call, checked: boolean, of x's shape.
+
+    A Dropout layer draws its mask from its key, with JAX's PRNG (SPEC.md
+    §4.4); the oracle does not run that PRNG but receives the mask as data,
+    the parameter "mask" that `network.layers_drawn` gives a copy of the
+    layer for one run (from `RunSpec.dropout_masks`)."""
+    if "mask" not in layer.params:
+        raise ValueError("Dropout: no mask; a run with a Dropout layer needs "
+                         "RunSpec.dropout_masks (spec_tests/keys.py derives them)")
+    mask = np.asarray(layer.params["mask"])
+    if mask.dtype != bool or mask.shape != x.shape:
+        raise ValueError(f"Dropout: the mask must be boolean of the input's shape {x.shape}, "
+                         f"got {mask.dtype} {mask.shape}")
+    return mask
+
+
+def keep_probability(layer) -> float:
+    """1 - p, for 0 <= p < 1."""
+    p = float(hyper(layer, "p"))
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+    return 1.0 - p
+
+
+def dropout(layer, x):
+    """y = x * mask / (1 - p): the entries the mask keeps, scaled by 1/(1 - p),
+    and zeros (written as a choice, so that an infinite dropped entry gives 0)."""
+    return np.where(dropout_mask(layer, x), x / keep_probability(layer), 0.0), []
+
+
 STATELESS_FUNCTIONS = {
+    "Dropout": dropout,
     "Flatten": flatten,
     "Identity": identity,
     "Linear": linear,

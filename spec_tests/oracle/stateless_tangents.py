@@ -13,7 +13,8 @@ import numpy as np
 
 from spec_tests.description import LayerSpec
 from spec_tests.oracle.defaults import hyper, threshold_of
-from spec_tests.oracle.stateless import POOL_SPATIAL_DIMS, windows, apply_stateless, pool
+from spec_tests.oracle.stateless import (POOL_SPATIAL_DIMS, apply_stateless, dropout_mask,
+                                        keep_probability, pool, windows)
 from spec_tests.oracle.tangent_rules import (
     maximum_pair, optional_param_pair, param_pair, spike_pair)
 
@@ -96,7 +97,15 @@ def reshape_like(layer, x, dx, dparams):
     return y, dx.reshape(y.shape), []
 
 
+def dropout(layer, x, dx, dparams):
+    """y = x * mask / (1 - p);  dy = dx * mask / (1 - p) (p and the mask are fixed)."""
+    mask = dropout_mask(layer, x)
+    y, _ = apply_stateless(layer, x)
+    return y, np.where(mask, dx / keep_probability(layer), 0.0), []
+
+
 STATELESS_TANGENT_FUNCTIONS = {
+    "Dropout": dropout,
     "Flatten": reshape_like,
     "Identity": reshape_like,
     "Linear": linear,

@@ -18,7 +18,7 @@ import numpy as np
 from spec_tests.description import RunResult
 from spec_tests.oracle.composed_tangents import step_layer_tangent
 from spec_tests.oracle.network import (
-    checked_initial, checked_inputs, combine_inputs, input_parts)
+    checked_initial, checked_inputs, combine_inputs, input_parts, layers_drawn)
 from spec_tests.oracle.spikes import is_near_threshold
 
 
@@ -70,12 +70,15 @@ def run_with_tangents(run_spec, param_tangents=None, input_tangents=None,
     """
     network = run_spec.network
     inputs, steps = checked_inputs(run_spec)
-    states, previous_outputs = checked_initial(network, initial_states, initial_outputs)
+    states, previous_outputs = checked_initial(network, initial_states, initial_outputs,
+                                               run_spec.dropout_masks)
+    layers = layers_drawn(network, run_spec.dropout_masks, "step")
     zero_states, zero_outputs = _zeros_like_all(states, previous_outputs)
     state_tangents, previous_output_tangents = checked_initial(
         network,
         zero_states if initial_state_tangents is None else initial_state_tangents,
-        zero_outputs if initial_output_tangents is None else initial_output_tangents)
+        zero_outputs if initial_output_tangents is None else initial_output_tangents,
+        run_spec.dropout_masks)
     dinputs = _checked_input_tangents(input_tangents, inputs)
     param_tangents = param_tangents or [None] * network.num_layers
     if len(param_tangents) != network.num_layers:
@@ -93,7 +96,7 @@ def run_with_tangents(run_spec, param_tangents=None, input_tangents=None,
         step_input_tangents = [dx[t] for dx in dinputs]
         current_outputs = [None] * network.num_layers
         current_output_tangents = [None] * network.num_layers
-        for i, layer in enumerate(network.layers):
+        for i, layer in enumerate(layers):
             parts = input_parts(network, run_spec.forward, i,
                                 current_outputs, previous_outputs, step_inputs)
             dparts = input_parts(network, run_spec.forward, i, current_output_tangents,

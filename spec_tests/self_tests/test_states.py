@@ -6,14 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from . import oracle
-from .adapters import execute
-from .description import RunSpec
-from .adapters.snnax_ref_adapter import adapter as drawn_adapter
-from .adapters.snnax_ref_adapter import draw_plan, step_adapter
-from .oracle.shapes import infer_network_shapes
-from .oracle.states import implied_output, state_names
-from .strategies import (UNEVEN_CHUNK_STEPS, chunked_runs, isolated_networks, networks,
+from .. import oracle
+from ..adapters import execute
+from ..description import RunSpec
+from ..keys import with_dropout_masks
+from ..adapters.snnax_ref_adapter import adapter as drawn_adapter
+from ..adapters.snnax_ref_adapter import draw_plan, step_adapter
+from ..oracle.shapes import infer_network_shapes
+from ..oracle.states import implied_output, state_names
+from ..strategies import (UNEVEN_CHUNK_STEPS, chunked_runs, isolated_networks, networks,
                          runs_from_states)
 
 ANY_NETWORK = st.one_of(networks(), st.sampled_from(["SRM", "SpikeCounter", "BatchNormLayer",
@@ -29,7 +30,9 @@ def test_random_valid_state_has_the_default_shapes_and_valid_values(network, see
     non-negative whole numbers, variances positive; an output that a state
     component determines is that component."""
     states, outputs = oracle.random_valid_state(network, np.random.default_rng(seed))
-    default_states, default_outputs = oracle.init_state(network)
+    run = with_dropout_masks(RunSpec(network, tuple(np.ones((3,) + tuple(s))
+                                                    for s in network.input_shapes)))
+    default_states, default_outputs = oracle.init_state(network, run.dropout_masks)
     assert [[a.shape for a in s] for s in states] == [[a.shape for a in s]
                                                       for s in default_states]
     assert [o.shape for o in outputs] == [o.shape for o in default_outputs]
@@ -46,8 +49,7 @@ def test_random_valid_state_has_the_default_shapes_and_valid_values(network, see
         if implied is not None:
             np.testing.assert_array_equal(output, implied)
     # The oracle accepts it as a starting point.
-    inputs = tuple(np.ones((3,) + tuple(s)) for s in network.input_shapes)
-    oracle.run(RunSpec(network, inputs), initial_states=states, initial_outputs=outputs)
+    oracle.run(run, initial_states=states, initial_outputs=outputs)
 
 
 @settings(max_examples=10, deadline=None)

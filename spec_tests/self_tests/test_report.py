@@ -4,7 +4,7 @@ the oracle's, as `compare.Mismatch` attributes, a picklable
 matplotlib (the `plot` extra), a PNG beside it.
 
 The fake adapters below are wrong on purpose and importable as
-`spec_tests.test_report:<name>` for `snnax-ref conform`.
+`spec_tests.self_tests.test_report:<name>` for `snnax-ref conform`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import sys
 import numpy as np
 import pytest
 
-from . import oracle
-from .compare import TOLERANCES, Mismatch, assert_run_matches
-from .description import LayerSpec, NetworkSpec, RunSpec
-from .properties import check_conforms
-from .report import (FAILED, Divergence, RowStats, divergence_table, markdown, picture_name,
+from .. import oracle
+from ..compare import TOLERANCES, Mismatch, assert_run_matches
+from ..description import LayerSpec, NetworkSpec, RunSpec
+from ..properties import check_conforms
+from ..report import (FAILED, Divergence, RowStats, divergence_table, markdown, picture_name,
                      write_reports)
 from .test_cli import OracleAdapter, _conform, _json_report
 
@@ -37,8 +37,8 @@ class LastStepWrongAdapter(OracleAdapter):
 
     name = "wrong at the last step (test adapter)"
 
-    def run(self, model, state, inputs, burnin):
-        final, outputs = super().run(model, state, inputs, burnin)
+    def run(self, model, state, inputs, burnin, key_seed=1):
+        final, outputs = super().run(model, state, inputs, burnin, key_seed)
         outputs = [np.array(o, dtype=np.float64) for o in outputs]
         for o in outputs:
             if o.size:
@@ -52,8 +52,8 @@ class OneSpikeWrongAdapter(OracleAdapter):
 
     wrong_output, wrong_state = True, False
 
-    def run(self, model, state, inputs, burnin):
-        final, outputs = super().run(model, state, inputs, burnin)
+    def run(self, model, state, inputs, burnin, key_seed=1):
+        final, outputs = super().run(model, state, inputs, burnin, key_seed)
         outputs = [np.array(o, dtype=np.float64) for o in outputs]
         if self.wrong_output:
             outputs[0][WRONG_STEP - burnin, WRONG_NEURON] = 1.0 - outputs[0][
@@ -162,8 +162,8 @@ def test_a_final_state_divergence_keeps_the_layer_output_and_the_state():
 
 def test_a_non_finite_output_is_located_and_shown_as_nan():
     class NanAdapter(OracleAdapter):
-        def run(self, model, state, inputs, burnin):
-            final, outputs = super().run(model, state, inputs, burnin)
+        def run(self, model, state, inputs, burnin, key_seed=1):
+            final, outputs = super().run(model, state, inputs, burnin, key_seed)
             outputs = [np.array(o, dtype=np.float64) for o in outputs]
             outputs[0][WRONG_STEP - burnin, 1] = np.nan
             return final, outputs
@@ -175,8 +175,8 @@ def test_a_non_finite_output_is_located_and_shown_as_nan():
 
 def test_a_shape_mismatch_has_no_picture():
     class WrongShape(OracleAdapter):
-        def run(self, model, state, inputs, burnin):
-            final, outputs = super().run(model, state, inputs, burnin)
+        def run(self, model, state, inputs, burnin, key_seed=1):
+            final, outputs = super().run(model, state, inputs, burnin, key_seed)
             return final, [o[:, :-1] for o in outputs]
     with pytest.raises(Mismatch) as failure:
         check_conforms(WrongShape(), one_iaf_layer())
@@ -260,7 +260,8 @@ def _matplotlib_importable() -> bool:
 
 
 def test_conform_reports_the_divergence_of_a_wrong_adapter(tmp_path):
-    code, output = _conform(tmp_path, "--impl", "spec_tests.test_report:LastStepWrongAdapter",
+    code, output = _conform(tmp_path, "--impl",
+                            "spec_tests.self_tests.test_report:LastStepWrongAdapter",
                             "--rows", "Identity")
     assert code == 1, output
     (row,) = _json_report(tmp_path)["rows"]

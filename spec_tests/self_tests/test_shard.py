@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from .report import parse_shard, shard_units, slice_seed, units
+from ..report import parse_shard, shard_units, slice_seed, units
 from .test_cli import REPO, OracleAdapter, _conform
 
 NETWORKS_ENV = "SNNAX_TEST_NETWORKS"
@@ -26,9 +26,9 @@ class LinearIsWrongAdapter(OracleAdapter):
     """Right except for networks with a Linear layer, whose outputs are off by
     one: Identity passes, Linear fails, the gradient rows skip."""
 
-    def run(self, model, state, inputs, burnin):
-        final, outputs = super().run(model, state, inputs, burnin)
-        network, _ = model
+    def run(self, model, state, inputs, burnin, key_seed=1):
+        final, outputs = super().run(model, state, inputs, burnin, key_seed)
+        network = model[0]
         if any(layer.kind == "Linear" for layer in network.layers):
             outputs = [o + 1.0 for o in outputs]
         return final, outputs
@@ -61,7 +61,7 @@ def _run(tmp_path, name, *args, impl="LinearIsWrongAdapter", env=None):
     """`conform` into tmp_path/name; `(exit status, output, JSON report)`."""
     directory = tmp_path / name
     directory.mkdir()
-    code, output = _conform(directory, "--impl", f"spec_tests.test_shard:{impl}",
+    code, output = _conform(directory, "--impl", f"spec_tests.self_tests.test_shard:{impl}",
                             "--rows", *ROWS, *args, env=env)
     report_path = directory / "reports" / "conformance-report.json"
     return code, output, json.loads(report_path.read_text()), report_path
@@ -172,7 +172,8 @@ def test_more_seeds_try_other_networks(tmp_path):
     seen = {}
     for seeds in (1, 2):
         networks = tmp_path / f"networks{seeds}.txt"
-        code, output = _conform(tmp_path, "--impl", "spec_tests.test_shard:RecordingAdapter",
+        code, output = _conform(tmp_path, "--impl",
+                                "spec_tests.self_tests.test_shard:RecordingAdapter",
                                 "--rows", "Linear", "--seeds", str(seeds),
                                 env={NETWORKS_ENV: str(networks)})
         assert code == 0, output
@@ -186,7 +187,7 @@ def test_more_seeds_try_other_networks(tmp_path):
 
 
 def test_bad_shard_options_are_usage_errors(tmp_path):
-    code, output = _conform(tmp_path, "--impl", "spec_tests.test_cli:OracleAdapter",
+    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:OracleAdapter",
                             "--rows", "Identity", "--shard", "4/3")
     assert code >= 2 and "1 <= K <= N" in output, output
 

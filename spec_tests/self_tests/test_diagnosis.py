@@ -20,7 +20,7 @@ from spec_tests.diagnosis import NOT_EXPLAINED, diagnose, explain
 from spec_tests.oracle import alternatives, neurons
 from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
 from spec_tests.properties import check_conforms
-from spec_tests.test_cli import OracleAdapter
+from spec_tests.self_tests.test_cli import OracleAdapter
 
 L = LayerSpec
 FLOAT64 = TOLERANCES["float64"]
