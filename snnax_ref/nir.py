@@ -42,6 +42,7 @@ except ImportError as error:  # nir is an optional dependency (the `test` extra)
 
 from . import snn
 from .snn.layers.stateful import default_init_fn
+from .snn.schedule import components_sources_first
 
 __all__ = ["to_nir", "from_nir", "layer_order", "NIRImport"]
 
@@ -66,60 +67,19 @@ def natural_key(name: str):
             for part in re.split(r"(\d+)", str(name)) if part != ""]
 
 
-def _strongly_connected_components(names: Sequence[str], successors: dict) -> list:
-    """Tarjan's algorithm, iteratively; returns a list of sets of names."""
-    index, low, on_stack, stack, components = {}, {}, set(), [], []
-    counter = 0
-    for root in names:
-        if root in index:
-            continue
-        work = [(root, iter(successors.get(root, ())))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(successors.get(child, ()))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                components.append(component)
-    return components
-
-
 def order_nodes(names: Sequence[str], edges: Sequence[tuple]) -> list:
     """SPEC.md §10 layer numbering: the strongly connected components in
     topological order (among those ready, the one whose first name in
     natural order comes first), the nodes of one component by natural name
     order. An edge to a node numbered no later than its source then lies on
     a cycle, and is read at the previous step."""
-    successors = {name: [] for name in names}
+    ordered = sorted(names, key=natural_key)
+    position = {name: k for k, name in enumerate(ordered)}
+    sources_of = [[] for _ in ordered]
     for source, target in edges:
-        successors[source].append(target)
-    components = _strongly_connected_components(sorted(names, key=natural_key), successors)
+        sources_of[position[target]].append(position[source])
+    components = [{ordered[k] for k in component}
+                  for component in components_sources_first(len(ordered), sources_of)]
     component_of = {name: k for k, component in enumerate(components) for name in component}
     first_name = [min(component, key=natural_key) for component in components]
     waiting_for = [set() for _ in components]
@@ -322,10 +282,8 @@ def to_nir(model, in_shape, *, dt, shapes=None) -> "nir.NIRGraph":
         nodes[names[i]] = _layer_node(i, inner, sources[0][1], dt)
         edges.extend((source, names[i]) for source, _ in sources)
 
-    components = _strongly_connected_components(
-        names, {names[j]: [names[i] for i in range(len(names))
-                           if j in graph.input_connectivity[i]] for j in range(len(names))})
-    component_of = {name: k for k, c in enumerate(components) for name in c}
+    components = components_sources_first(len(names), graph.input_connectivity)
+    component_of = {names[i]: k for k, c in enumerate(components) for i in c}
     for i in range(len(names)):
         for j in graph.input_connectivity[i]:
             if j >= i and component_of[names[j]] != component_of[names[i]]:

@@ -36,8 +36,14 @@ from .scan import scan_over_time
 
 def strongly_connected_components(struct: GraphStructure) -> List[List[int]]:
     """The components of the graph `j -> i` (j feeds i), sources first."""
-    readers: Dict[int, List[int]] = {j: [] for j in range(struct.num_layers)}
-    for i, sources in enumerate(struct.input_connectivity):
+    return components_sources_first(struct.num_layers, struct.input_connectivity)
+
+
+def components_sources_first(num_nodes: int, sources_of: Sequence[Sequence[int]]) -> List[List[int]]:
+    """The strongly connected components of nodes `0 .. num_nodes - 1` with
+    edges `j -> i` for `j` in `sources_of[i]`, each sorted, sources first."""
+    readers: Dict[int, List[int]] = {j: [] for j in range(num_nodes)}
+    for i, sources in enumerate(sources_of):
         for j in sources:
             readers[j].append(i)
     index: Dict[int, int] = {}
@@ -66,7 +72,7 @@ def strongly_connected_components(struct: GraphStructure) -> List[List[int]]:
                     break
             components.append(sorted(component))
 
-    for node in range(struct.num_layers):
+    for node in range(num_nodes):
         if node not in index:
             visit(node)
     return components[::-1]  # Tarjan emits sinks first
