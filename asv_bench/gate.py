@@ -180,6 +180,9 @@ def start_worker(label: str, tree: Path, args) -> Worker:
     if args.schedule:
         command += ["--schedule", args.schedule]
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if not args.system_allocator:
+        from asv_bench.benchmarks import allocator
+        environment.update(allocator.ENVIRONMENT)   # both workers alike: allocator.py
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(),
                                env=environment)
@@ -228,17 +231,6 @@ class SpikesDiffer(Exception):
     pass
 
 
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m asv_bench.gate",
@@ -261,6 +253,10 @@ def main(argv=None) -> int:
                         help="run the whole comparison this many times; fail if any fails")
     parser.add_argument("--allow-different-spikes", action="store_true")
     parser.add_argument("--json", default=None, help="write every repeat's ratios here")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="leave the workers' malloc as it is (by default it keeps freed "
+                             "memory, so page faults are not timed: "
+                             "asv_bench/benchmarks/allocator.py)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -268,10 +264,12 @@ def main(argv=None) -> int:
         return 0
     if args.base is None or args.head is None:
         parser.error("BASE and HEAD are required")
+    from asv_bench.benchmarks import machine   # the driver's import; workers have no repo
 
     print(f"gate: workload (a) n={args.n} B={args.batch} T={args.steps} forward+backward, "
           f"float32; factor {args.factor}; {args.rounds} rounds x {args.calls} calls; "
-          f"processor: {_processor()}, {os.cpu_count()} cpus")
+          f"processor: {machine.processor()}, {os.cpu_count()} cpus; allocator: "
+          f"{'system' if args.system_allocator else 'keep-freed'}")
     scratch = Path(tempfile.mkdtemp(prefix="snnax-gate-"))
     results = []
     try:
@@ -305,7 +303,7 @@ def main(argv=None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(
                 {"base": args.base, "head": args.head, "factor": args.factor, "n": args.n,
-                 "processor": _processor(), "repeats": results}, indent=2))
+                 "processor": machine.processor(), "repeats": results}, indent=2))
     print(f"gate: {alarms} of {args.repeat} repeat(s) over the factor {args.factor}")
     return 1 if alarms else 0
 

@@ -9,7 +9,8 @@
 #    pip download them here first, see asv_bench/README.md) unless already
 #    importable; JAX with CUDA must be there;
 # 2. workload (a) side by side (python -m asv_bench.peers): snnax_ref's
-#    default (graph) schedule, its step schedule, hand-written JAX, upstream
+#    default (graph) schedule, the same without the fused LIF scan
+#    (snnax_ref-readable), its step schedule, hand-written JAX, upstream
 #    SNNAX when .device/upstream/src or $SNNAX_UPSTREAM_PATH holds it, and the
 #    GPU's own GEMM floor, at n = 2048, 4096, 16384, forward and
 #    forward+backward, in alternating rounds in one process;
@@ -55,7 +56,7 @@ if [[ "${GPU_SMOKE:-0}" == 1 ]]; then
 else
     ns=(2048 4096 16384); rounds=5; steps=500
 fi
-peers=(snnax_ref snnax_ref-step jax-hoisted snnax-upstream)
+peers=(snnax_ref snnax_ref-readable snnax_ref-step jax-hoisted snnax-upstream)
 if [[ "${SKIP_PEERS:-0}" != 1 ]]; then
     echo "== peers: n=${ns[*]}, T=$steps, $rounds rounds"
     timeout "${PEERS_SECONDS:-330}" "$py" -W ignore -m asv_bench.peers --n "${ns[@]}" \

@@ -64,17 +64,17 @@ def _sub(module: str, old: str, new: str) -> Substitution:
 NEURON_MUTANTS = [
     Mutant("wrong-clamp-bound", "LIF's current decay and AdaptiveLIF's adaptation decay "
            "clamped to [0.4, 1] instead of [0.5, 1]", ["LIF", "AdaptiveLIF"],
-           (_sub("snn.layers.lif", "current_decay = clamp(0.5, self.decay_constants[1], 1.0)",
-                 "current_decay = clamp(0.4, self.decay_constants[1], 1.0)"),
+           (_sub("snn.layers.lif", "clamp(0.5, self.decay_constants[1], 1.0)",
+                 "clamp(0.4, self.decay_constants[1], 1.0)"),
             _sub("snn.layers.lif", "adaptation_decay = clamp(0.5, self.ada_decay_constant[0], 1.0)",
                  "adaptation_decay = clamp(0.4, self.ada_decay_constant[0], 1.0)"))),
     Mutant("lif-swapped-decays", "LIF uses dc[1] for the membrane and dc[0] for the current",
            ["LIF"],
            (_sub("snn.layers.lif",
-                 "membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)\n"
-                 "        current_decay = clamp(0.5, self.decay_constants[1], 1.0)",
-                 "membrane_decay = clamp(0.5, self.decay_constants[1], 1.0)\n"
-                 "        current_decay = clamp(0.5, self.decay_constants[0], 1.0)"),)),
+                 "return clamp(0.5, self.decay_constants[0], 1.0), "
+                 "clamp(0.5, self.decay_constants[1], 1.0)",
+                 "return clamp(0.5, self.decay_constants[1], 1.0), "
+                 "clamp(0.5, self.decay_constants[0], 1.0)"),)),
     Mutant("heaviside-zero-is-zero", "H(0) = 0: a membrane exactly at threshold is silent",
            ["SimpleIAF", "SpikingMaxPool1d", "SpikingMaxPool2d", "LIF"],
            (_sub("functional.surrogate", "jnp.where(x >= 0, 1.0, 0.0)",
@@ -82,14 +82,12 @@ NEURON_MUTANTS = [
     Mutant("lif-reset-after-integration", "LIF resets with this step's spikes, after integrating",
            ["LIF"],
            (_sub("snn.layers.lif",
-                 "        membrane = membrane - self.refractory(self.reset_term(membrane, "
-                 "previous_spikes))\n", ""),
+                 "        membrane = self.after_reset(membrane, previous_spikes)\n", ""),
             _sub("snn.layers.lif",
                  "        spikes = self.spike_fn(membrane - self.threshold)\n"
                  "        return [membrane, synaptic_current, spikes], spikes",
                  "        spikes = self.spike_fn(membrane - self.threshold)\n"
-                 "        membrane = membrane - self.refractory(self.reset_term(membrane, "
-                 "spikes))\n"
+                 "        membrane = self.after_reset(membrane, spikes)\n"
                  "        return [membrane, synaptic_current, spikes], spikes"))),
     Mutant("lif-state-swapped", "LIF stores its state as [I, V, S]", ["LIF"],
            (_sub("snn.layers.lif", "return [membrane, synaptic_current, spikes], spikes",

@@ -4,7 +4,8 @@ The conformance rows run the default adapter, whose schedule is
 `StatefulModel`'s own choice; here the forward-function rows run again on
 each path explicitly: the step-by-step scan (both forward functions), the
 graph schedule (forced, so also on networks where it can hoist nothing and
-runs one merged scan), and both with a checkpointed, unrolled scan body.
+runs one merged scan; with the fused LIF scan and without), and both with a
+checkpointed, unrolled scan body.
 """
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from .adapters.snnax_ref_adapter import (checkpointed_graph_adapter, checkpointed_step_adapter,
-                                         graph_adapter, step_adapter)
+                                         graph_adapter, graph_readable_adapter, step_adapter)
 from .properties import check_conforms
 from .rows import FORWARD_ROWS
 
@@ -22,6 +23,7 @@ PATHS = {
     "step/straight-through": (step_adapter, STRAIGHT_THROUGH),
     "step/delayed": (step_adapter, DELAYED),
     "graph/straight-through": (graph_adapter, STRAIGHT_THROUGH),
+    "graph+readable-neurons/straight-through": (graph_readable_adapter, STRAIGHT_THROUGH),
     "graph+checkpoint+unroll/straight-through": (checkpointed_graph_adapter, STRAIGHT_THROUGH),
     "step+checkpoint+unroll/delayed": (checkpointed_step_adapter, DELAYED),
 }

@@ -156,9 +156,13 @@ def test_the_execution_plan_is_fixed_at_build_and_printable(key):
     from snnax_ref.snn.schedule import ExecutionPlan, Stage
     layers = [eqx.nn.Linear(3, 4, key=key), snn.LIF(), eqx.nn.Linear(4, 2, key=key), snn.LIF()]
     model = snn.Sequential(*layers, unroll=2)
-    assert model.plan == ExecutionPlan("graph", (Stage((0,), (1,)), Stage((2,), (3,))), False, 2)
+    assert model.plan == ExecutionPlan("graph", (Stage((0,), (1,)), Stage((2,), (3,))), False, 2,
+                                       fused=(1, 3))
     text = str(model.plan)
-    assert "layers [0] for all steps at once" in text and "one scan of layers [3]" in text
+    assert "layers [0] for all steps at once" in text and "the fused LIF scan of layer 3" in text
+    readable = snn.Sequential(*layers, unroll=2, fuse_neurons=False)
+    assert readable.plan == ExecutionPlan("graph", model.plan.stages, False, 2)
+    assert "one scan of layers [3]" in str(readable.plan)
     step = snn.Sequential(*layers, schedule="step", checkpoint=True)
     assert step.plan == ExecutionPlan("step", (), True, 1)
     assert "step schedule" in str(step.plan)

@@ -130,7 +130,7 @@ def linear_lif_inputs(n: int, batch: int = BATCH, steps: int = STEPS, seed: int 
 
 
 def linear_lif_model(n: int, seed: int = 0, **options) -> snn.Sequential:
-    """`options` (schedule, checkpoint, unroll) go to snnax_ref's StatefulModel."""
+    """`options` (schedule, checkpoint, unroll, fuse_neurons) go to snnax_ref's StatefulModel."""
     key = jax.random.fold_in(jax.random.PRNGKey(seed), 0)
     return snn.Sequential(eqx.nn.Linear(n, n, key=key), snn.LIF(), **options)
 
@@ -165,7 +165,7 @@ def conv_snn(batch: int = BATCH, steps: int = 100, seed: int = 0,
              **options) -> Workload:
     """Conv2d(2, c1, 3, stride 2) + LIF, Conv2d(c1, c2, 3, stride 2) + LIF,
     Flatten, Linear(c2*8*8, classes), LIF; Bernoulli events, 2 x 32 x 32.
-    `options` (schedule, checkpoint, unroll) go to snnax_ref's StatefulModel."""
+    `options` (schedule, checkpoint, unroll, fuse_neurons) go to snnax_ref's StatefulModel."""
     c1, c2 = channels
     k1, k2, k3, kx = jax.random.split(jax.random.PRNGKey(seed), 4)
     conv1 = eqx.nn.Conv2d(2, c1, 3, stride=2, padding=1, key=k1)

@@ -1,6 +1,7 @@
 """``python -m asv_bench.peers``: the peer comparison table of workload (a)."""
 
 import argparse
+import os
 import sys
 
 from . import harness, impls
@@ -27,7 +28,14 @@ def main(argv=None) -> int:
                              "that one call only (default 30)")
     parser.add_argument("--check-only", action="store_true",
                         help="only run the float64 spike check")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="leave glibc's malloc as it is (by default freed memory is kept, "
+                             "so page faults are not timed: asv_bench/benchmarks/allocator.py)")
     args = parser.parse_args(argv)
+    if args.system_allocator:
+        os.environ["SNNAX_BENCH_SYSTEM_ALLOCATOR"] = "1"
+    from asv_bench.benchmarks import allocator   # applies it, before JAX starts
+    allocator.keep_freed_memory()
     if args.check_only:
         peers = [p for p in impls.PEERS if (args.peers is None or p.name in args.peers)]
         ok = True

@@ -226,9 +226,11 @@ def time_peers(peers: Sequence[impls.Peer], n: int, passes: Sequence[str], round
 
 def environment() -> dict:
     import jax
-    info = dict(python=platform.python_version(), machine=platform.machine(),
+    from asv_bench.benchmarks import allocator, machine
+    info = dict(python=platform.python_version(), processor=machine.processor(),
+                machine=platform.machine(),
                 cpus=os.cpu_count(), jax=jax.__version__, backend=jax.default_backend(),
-                device=jax.devices()[0].device_kind)
+                device=jax.devices()[0].device_kind, allocator=allocator.mode())
     try:
         import torch
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())

@@ -144,6 +144,13 @@ class SnnaxRefStep(SnnaxRef):
     options = {"schedule": "step"}
 
 
+class SnnaxRefReadable(SnnaxRef):
+    name = "snnax_ref-readable"
+    description = ("snnax_ref with fuse_neurons=False: the graph schedule, the LIF scanned "
+                   "by its readable __call__ and differentiated by JAX")
+    options = {"fuse_neurons": False}
+
+
 def _jax_spike():
     import jax
     import jax.numpy as jnp
@@ -502,7 +509,7 @@ class NorseCell(Norse):
     use_cell = True
 
 
-PEERS: List[Peer] = [SnnaxRef(), SnnaxRefStep(), JaxScan(), JaxHoisted(), SnnaxUpstream(), Spyx(),
+PEERS: List[Peer] = [SnnaxRef(), SnnaxRefStep(), SnnaxRefReadable(), JaxScan(), JaxHoisted(), SnnaxUpstream(), Spyx(),
                      SnnTorch(), Norse(), NorseCell()]
 
 

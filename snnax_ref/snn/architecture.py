@@ -44,6 +44,10 @@ class StatefulModel(eqx.Module):
       steps in the backward pass (memory ~ `sqrt(T)` instead of `T` for the
       scanned values, about one more forward pass of compute).
     - `unroll`: `lax.scan`'s unroll factor.
+    - `fuse_neurons`: in the graph schedule, scan an `LIF` layer that has a
+      scan to itself with the fused scan (`snn/fused.py`): the same values,
+      derivatives equal to rounding, a faster backward pass. `False` keeps
+      the readable scan everywhere.
 
     `model.plan` (an `ExecutionPlan`, printable) is the execution plan these
     options give, fixed when the model is built.
@@ -59,7 +63,8 @@ class StatefulModel(eqx.Module):
 
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
                  forward_fn: Callable = default_forward_fn, loop_fn: Callable = lax.scan, *,
-                 schedule: str = "auto", checkpoint: bool = False, unroll: int = 1) -> None:
+                 schedule: str = "auto", checkpoint: bool = False, unroll: int = 1,
+                 fuse_neurons: bool = True) -> None:
         layers = checks.layer_list(layers)
         checks.check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll)
         checks.check_loop_fn(loop_fn, schedule, checkpoint, unroll)
@@ -71,7 +76,7 @@ class StatefulModel(eqx.Module):
         self.unroll = unroll
         # Decided once, here: `print(model.plan)` says what __call__ will do.
         self.plan = execution_plan(layers, graph_structure, forward_fn, schedule,
-                                   checkpoint, unroll, loop_fn)
+                                   checkpoint, unroll, loop_fn, fuse_neurons)
 
     @property
     def uses_graph_schedule(self) -> bool:
@@ -158,7 +163,7 @@ class StatefulModel(eqx.Module):
                 return self.plan.loop_fn(step, carry, (inputs, keys))
             if self.plan.schedule == "graph":
                 return graph_schedule(self.layers, struct, self.plan.stages, carry, inputs, keys,
-                                      self.checkpoint, self.unroll)
+                                      self.checkpoint, self.unroll, self.plan.fused)
             return scan_over_time(step, carry, (inputs, keys), int(inputs[0].shape[0]),
                                   checkpoint=self.checkpoint, unroll=self.unroll)
 

@@ -23,12 +23,14 @@ by one step, starting from its output in the initial state.
 
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jrand
 from jax import lax
 
 from .forward import LayerCarry, default_forward_fn, combine_inputs, reads_this_step
+from .fused import is_fusable, lif_scan
 from .graph import GraphStructure
 from .layers.stateful import StatefulLayer, call_layer
 from .scan import scan_over_time
@@ -126,6 +128,27 @@ def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
     return [stage for stage in stages if stage.parallel or stage.scanned]
 
 
+def all_steps_at_once(layer, input_sequences: Sequence, keys: Optional[jax.Array]):
+    """A time-parallel layer's outputs `(T, ...)` for its input sequences.
+
+    The layer is `vmap`ped over time, except an `eqx.nn.Linear` fed `(T, in)`,
+    which is computed as the product `x @ weight.T (+ bias)`: the same sums,
+    but `vmap`ping `weight @ x` makes XLA compute `(out, T)` and transpose it,
+    twice over under a batch `vmap` (SPEC.md §4.6).
+    """
+    inputs = jax.vmap(lambda parts: combine_inputs(layer, parts))(list(input_sequences))
+    if (type(layer) is eqx.nn.Linear and isinstance(layer.in_features, int)
+            and isinstance(layer.out_features, int) and getattr(inputs, "ndim", 0) == 2
+            and inputs.shape[1] == layer.in_features):
+        outputs = inputs @ layer.weight.T
+        return outputs if layer.bias is None else outputs + layer.bias[None]
+
+    def apply(step_input, key):
+        return call_layer(layer, None, step_input, key)[1]
+
+    return jax.vmap(apply)(inputs, keys)
+
+
 class ExecutionPlan(NamedTuple):
     """How `StatefulModel.__call__` runs (SPEC.md §4.6), fixed when the model is
     built: `schedule` is "step" (scan the forward function) or "graph"; for
@@ -137,6 +160,7 @@ class ExecutionPlan(NamedTuple):
     checkpoint: bool
     unroll: int
     loop_fn: Optional[Callable] = None   # replaces lax.scan in the step schedule
+    fused: tuple = ()                    # layers run by the fused LIF scan (fused.py)
 
     def __str__(self) -> str:
         options = f"checkpoint={self.checkpoint}, unroll={self.unroll}"
@@ -149,29 +173,41 @@ class ExecutionPlan(NamedTuple):
         for k, stage in enumerate(self.stages):
             if stage.parallel:
                 lines.append(f"  stage {k}: layers {list(stage.parallel)} for all steps at once")
-            if stage.scanned:
+            if stage.scanned and stage.scanned[0] in self.fused:
+                lines.append(f"  stage {k}: the fused LIF scan of layer {stage.scanned[0]}")
+            elif stage.scanned:
                 lines.append(f"  stage {k}: one scan of layers {list(stage.scanned)}")
         return "\n".join(lines)
 
 
 def execution_plan(layers, struct: GraphStructure, forward_fn, schedule: str,
-                   checkpoint: bool, unroll: int, loop_fn: Callable = lax.scan) -> ExecutionPlan:
+                   checkpoint: bool, unroll: int, loop_fn: Callable = lax.scan,
+                   fuse_neurons: bool = True) -> ExecutionPlan:
     """The plan for `schedule` ("auto", "step" or "graph"): "auto" takes the graph
     schedule for `default_forward_fn` when some layer is time-parallel. A
-    `loop_fn` other than `lax.scan` runs the step schedule with it."""
+    `loop_fn` other than `lax.scan` runs the step schedule with it. With
+    `fuse_neurons` and without `checkpoint`, the graph schedule runs a stage
+    that scans one fusable LIF layer (`fused.is_fusable`) with the fused scan."""
     if loop_fn is not lax.scan:
         return ExecutionPlan("step", (), bool(checkpoint), unroll, loop_fn)
     stages = graph_stages(layers, struct) if forward_fn is default_forward_fn else []
     graph = schedule == "graph" or (schedule == "auto" and any(s.parallel for s in stages))
     frozen = tuple(Stage(tuple(s.parallel), tuple(s.scanned)) for s in stages) if graph else ()
-    return ExecutionPlan("graph" if graph else "step", frozen, bool(checkpoint), unroll)
+    fused = tuple(s.scanned[0] for s in frozen
+                  if fuse_neurons and not checkpoint and len(s.scanned) == 1
+                  and is_fusable(layers[s.scanned[0]],
+                                 s.scanned[0] in struct.input_connectivity[s.scanned[0]]))
+    return ExecutionPlan("graph" if graph else "step", frozen, bool(checkpoint), unroll,
+                         fused=fused)
 
 
 def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
                    carry: Sequence[LayerCarry], sequences: Sequence,
-                   step_keys: Optional[jax.Array], checkpoint: bool = False, unroll: int = 1):
+                   step_keys: Optional[jax.Array], checkpoint: bool = False, unroll: int = 1,
+                   fused: Sequence[int] = ()):
     """Run the whole sequence through `stages` (`graph_stages`); returns
-    `(final_carry, final_outputs)` exactly as scanning `default_forward_fn` would."""
+    `(final_carry, final_outputs)` exactly as scanning `default_forward_fn` would.
+    A stage scanning one layer listed in `fused` runs `fused.lif_scan`."""
     num_layers = struct.num_layers
     num_steps = int(sequences[0].shape[0])
     # keys[t, i] is layer i's key at step t, as default_forward_fn splits them.
@@ -198,12 +234,7 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
     for parallel, scanned in stages:
         for i in parallel:
             inputs = [read_sequence(j, i) for j in struct.input_connectivity[i]] + externals(i)
-            layer = layers[i]
-
-            def apply(step_inputs, key, layer=layer):
-                return call_layer(layer, None, combine_inputs(layer, step_inputs), key)[1]
-
-            outputs = jax.vmap(apply)(inputs, None if keys is None else keys[:, i])
+            outputs = all_steps_at_once(layers[i], inputs, None if keys is None else keys[:, i])
             sequence_of[i] = outputs
             new_carry[i] = LayerCarry(None, outputs[-1])
         if not scanned:
@@ -225,6 +256,17 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
                 outside_sequences.append(x)
             plans[i] = plan
         stacked = [i for i in scanned if i in needed]
+
+        if scanned[0] in fused and num_steps > 0:
+            (i,) = scanned
+            layer = layers[i]
+            drive = jax.vmap(lambda *parts: combine_inputs(layer, list(parts)))(
+                *outside_sequences)
+            if jnp.issubdtype(drive.dtype, jnp.inexact):
+                final_state, spikes = lif_scan(layer, carry[i].state, drive, unroll)
+                new_carry[i] = LayerCarry(final_state, spikes[-1])
+                sequence_of[i] = spikes
+                continue
 
         def step(scan_carry, step_slice, scanned=scanned, plans=plans, stacked=stacked):
             outside_now, step_layer_keys = step_slice

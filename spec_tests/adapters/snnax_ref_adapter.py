@@ -292,15 +292,16 @@ def layer_input_shapes(network: NetworkSpec):
     return shapes
 
 
-PLAN_CHOICES = {"checkpoint": (False, True), "unroll": (1, 2, 3)}
+PLAN_CHOICES = {"checkpoint": (False, True), "unroll": (1, 2, 3),
+                "fuse_neurons": (True, False)}
 
 
 def draw_plan(inputs, graph_allowed: bool) -> dict:
     """The execution plan for a run with these input sequences: schedule in
     {step, graph} (graph only for `default_forward_fn`), checkpoint in
-    {False, True}, unroll in {1, 2, 3}, drawn from a stable hash of the
-    inputs' shapes and bytes (so T too): the same run always gets the same
-    plan, and a replayed failure runs it again."""
+    {False, True}, unroll in {1, 2, 3}, fuse_neurons in {True, False}, drawn
+    from a stable hash of the inputs' shapes and bytes (so T too): the same
+    run always gets the same plan, and a replayed failure runs it again."""
     digest = hashlib.sha256()
     for x in inputs:
         x = np.ascontiguousarray(np.asarray(x))
@@ -334,8 +335,11 @@ adapter = _make_adapter(draw_plan=True)
 auto_adapter = _make_adapter()
 # The readable step-by-step scan, for every forward function.
 step_adapter = _make_adapter(schedule="step")
-# The graph schedule on every straight-through network, hoistable or not.
+# The graph schedule on every straight-through network, hoistable or not
+# (an LIF scanned alone runs the fused LIF scan, snn/fused.py).
 graph_adapter = _make_adapter(schedule="graph")
+# The same, every LIF scanned by its readable __call__.
+graph_readable_adapter = _make_adapter(schedule="graph", fuse_neurons=False)
 # Both schedules with a rematerialised, unrolled scan body.
 checkpointed_graph_adapter = _make_adapter(schedule="graph", checkpoint=True, unroll=2)
 checkpointed_step_adapter = _make_adapter(schedule="step", checkpoint=True, unroll=2)

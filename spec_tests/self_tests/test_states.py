@@ -103,7 +103,7 @@ def test_drawn_plans_cover_every_option_and_are_stable():
         assert plan == draw_plan([x.copy() for x in inputs], graph_allowed=True)
         seen.add(tuple(sorted(plan.items())))
         assert draw_plan(inputs, graph_allowed=False)["schedule"] == "step"
-    assert len(seen) == 2 * 2 * 3
+    assert len(seen) == 2 * 2 * 3 * 2
     assert drawn_adapter.draws_plan
 
 

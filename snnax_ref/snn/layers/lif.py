@@ -68,16 +68,23 @@ class LIF(SpikingLayer):
     def init_state(self, shape, key=None, *args, **kwargs):
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
 
+    def decays(self):
+        """`(a, b)`: the membrane and synaptic current decays."""
+        return clamp(0.5, self.decay_constants[0], 1.0), clamp(0.5, self.decay_constants[1], 1.0)
+
     def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
         if self.reset_val is None:
             return membrane * previous_spikes
         return (membrane - self.reset_val) * previous_spikes
 
+    def after_reset(self, membrane: Array, previous_spikes: Array) -> Array:
+        """`V - R(reset_term)`: the membrane once the previous spikes reset it."""
+        return membrane - self.refractory(self.reset_term(membrane, previous_spikes))
+
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, synaptic_current, previous_spikes = state
-        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
-        current_decay = clamp(0.5, self.decay_constants[1], 1.0)
-        membrane = membrane - self.refractory(self.reset_term(membrane, previous_spikes))
+        membrane_decay, current_decay = self.decays()
+        membrane = self.after_reset(membrane, previous_spikes)
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_current
         synaptic_current = current_decay * synaptic_current + (1.0 - current_decay) * synaptic_input
         spikes = self.spike_fn(membrane - self.threshold)

@@ -1,0 +1,70 @@
+"""Keep freed memory in the process, so timings measure work, not page faults.
+
+XLA on the CPU allocates every temporary buffer of an executable afresh on
+each call. glibc's malloc returns large blocks to the kernel when they are
+freed (`mmap`/`munmap`, and heap trimming), so the next call touches new
+pages: one page fault per 4 KiB. On a virtual machine a fault is expensive:
+on the 2-core AMD EPYC machines this project runs on (Firecracker VMs) it
+costs about 2.6 µs, and workload (a) at n = 512 faults about 20,000 times per
+forward+backward call (its 78 MiB of temporaries): some 50 ms, as much as
+both of its GEMMs. That is the machine's cost, not snnax_ref's, and it
+varies from machine to machine far more than anything the suite tracks.
+
+`keep_freed_memory()` tells glibc, through `mallopt`, to serve every block
+from one heap (`M_ARENA_MAX=1`, `M_MMAP_MAX=0`) and never to give freed
+memory back (`M_TRIM_THRESHOLD`, `M_TOP_PAD`): after the first call the
+buffers are reused and no page faults. It must run before JAX starts its
+threads. It changes no value, applies to everything timed in the process
+(the GEMM floor included, so ratios stay fair), and is what
+`python -m asv_bench.peers`, the asv suite and the gate do unless told
+otherwise (`--system-allocator`, or `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`).
+Users can get the same effect for their own programs with the environment
+variables `MALLOC_ARENA_MAX=1 MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647
+MALLOC_TOP_PAD_=268435456`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+# mallopt parameters, from glibc's <malloc.h>.
+M_TRIM_THRESHOLD = -1
+M_TOP_PAD = -2
+M_MMAP_MAX = -4
+M_ARENA_MAX = -8
+
+SETTINGS = {M_ARENA_MAX: 1, M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1, M_TOP_PAD: 256 << 20}
+
+# The same settings as environment variables, read by glibc when a process
+# starts: what the gate gives its worker processes.
+ENVIRONMENT = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
+               "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1), "MALLOC_TOP_PAD_": str(256 << 20)}
+
+_state = {"mode": "system"}
+
+
+def keep_freed_memory() -> str:
+    """Apply the settings above (once); returns the allocator mode now in
+    force: "keep-freed" or "system" (not glibc, or switched off by
+    `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`)."""
+    if _state["mode"] == "keep-freed" or os.environ.get("SNNAX_BENCH_SYSTEM_ALLOCATOR") == "1":
+        return _state["mode"]
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return _state["mode"]   # not glibc: nothing to tell
+    if all(mallopt(parameter, value) == 1 for parameter, value in SETTINGS.items()):
+        _state["mode"] = "keep-freed"
+    return _state["mode"]
+
+
+def mode() -> str:
+    """The allocator mode of this process, for reports: "keep-freed" when
+    `keep_freed_memory` or the environment variables above set it up."""
+    if _state["mode"] == "system" and all(os.environ.get(k) == v for k, v in ENVIRONMENT.items()):
+        return "keep-freed"
+    return _state["mode"]
