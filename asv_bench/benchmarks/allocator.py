@@ -5,10 +5,11 @@ each call. glibc's malloc returns large blocks to the kernel when they are
 freed (`mmap`/`munmap`, and heap trimming), so the next call touches new
 pages: one page fault per 4 KiB. On a virtual machine a fault is expensive:
 on the 2-core AMD EPYC machines this project runs on (Firecracker VMs) it
-costs about 2.6 µs, and workload (a) at n = 512 faults about 20,000 times per
-forward+backward call (its 78 MiB of temporaries): some 50 ms, as much as
-both of its GEMMs. That is the machine's cost, not snnax_ref's, and it
-varies from machine to machine far more than anything the suite tracks.
+costs about 2.6 µs, and workload (a) at n = 512 faults about 29,000 times per
+forward+backward call (115 MiB of temporaries): 120 ms per call with glibc's
+defaults, 86 ms with the settings below, measured side by side. That is the
+machine's cost, not snnax_ref's, and it varies from machine to machine far
+more than anything the suite tracks.
 
 `keep_freed_memory()` tells glibc, through `mallopt`, to serve every block
 from one heap (`M_ARENA_MAX=1`, `M_MMAP_MAX=0`) and never to give freed
