@@ -44,8 +44,8 @@ class StatefulModel(eqx.Module):
       steps in the backward pass (memory ~ `sqrt(T)` instead of `T` for the
       scanned values, about one more forward pass of compute).
     - `unroll`: `lax.scan`'s unroll factor.
-    - `fuse_neurons`: in the graph schedule, scan an `LIF` layer that has a
-      scan to itself with the fused scan (`snn/fused.py`): the same values,
+    - `fuse_neurons`: in the graph schedule, an `LIF` layer scanned on its
+      own runs the fused LIF scan (`snn/fused.py`): the same values,
       derivatives equal to rounding, a faster backward pass. `False` keeps
       the readable scan everywhere.
 
