@@ -4,8 +4,8 @@
 states what every class computes.
 """
 
-from . import functional, snn
+from . import functional, snn, utils
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "snn", "__version__"]
+__all__ = ["functional", "snn", "utils", "__version__"]

@@ -87,3 +87,39 @@ def test_every_test_named_in_spec_exists(path, name):
     assert file.is_file(), f"SPEC.md names {path}, which does not exist"
     if name:
         assert name in defined_tests(file), f"SPEC.md names {path}::{name}, which is not defined"
+
+
+# Every public name of upstream SNNAX at b7a55c6 (github PGI15/snnax, src/snnax),
+# by module, kept here as data from upstream's code (SPEC.md §11).
+UPSTREAM_NAMES = {
+    "snn": ["StatefulModel", "GraphStructure", "Sequential", "StatefulLayer", "SimpleLI",
+            "SimpleLIF", "LIF", "LIFSoftReset", "AdaptiveLIF", "SimpleIAF", "IAF", "Flatten",
+            "SpikingMaxPool2d", "SigmaDelta", "architecture", "composed", "layers"],
+    "snn.architecture": ["GraphStructure", "ForwardFnOutput", "ForwardFn", "default_forward_fn",
+                         "delayed_forward_fn", "StatefulModel"],
+    "snn.composed": ["gen_feed_forward_struct", "Sequential", "Parallel", "CompoundLayer",
+                     "SequentialLocalFeedback", "default_forward_fn"],
+    "snn.layers.stateful": ["StateShape", "StatefulOutput", "default_init_fn", "StatefulLayer",
+                            "RequiresStateLayer"],
+    "snn.layers.flatten": ["Flatten"], "snn.layers.iaf": ["SimpleIAF", "IAF"],
+    "snn.layers.li": ["SimpleLI"], "snn.layers.lif": ["SimpleLIF", "LIF", "LIFSoftReset",
+                                                      "AdaptiveLIF"],
+    "snn.layers.pooling": ["SpikingMaxPool1d", "SpikingMaxPool2d"],
+    "snn.layers.residual": ["ResNetBlock"], "snn.layers.sigma_delta": ["SigmaDelta"],
+    "snn.layers.spike_counter": ["SpikeCounter"], "snn.layers.srm": ["SRM"],
+    "functional.surrogate": ["SpikeFn", "superspike_surrogate", "sigmoid_surrogate",
+                             "piecewise_surrogate"],
+    "utils.filter": ["filter_value_and_grad", "filter_grad"],
+    "utils.tree": ["NEURON_PARAMS", "is_identifier", "has_identifier", "is_threshold",
+                   "is_decay_constant", "is_decay_constants", "is_reset_val", "is_neuron_param",
+                   "apply_to_tree_leaf", "apply_to_tree_leaf_bytype"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(UPSTREAM_NAMES))
+def test_every_upstream_public_name_exists_at_upstreams_module_path(module):
+    import importlib
+
+    imported = importlib.import_module(f"snnax_ref.{module}")
+    missing = [name for name in UPSTREAM_NAMES[module] if not hasattr(imported, name)]
+    assert not missing, f"snnax_ref.{module} lacks upstream's {missing}"

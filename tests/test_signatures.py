@@ -111,6 +111,9 @@ DECIDED_DEFAULTS = {
     ("AdaptiveLIF", "decay_constants"): [0.95],
     ("SigmaDelta", "decay_constants"): [0.95, 0.95, 0.95],
     ("SRM", "decay_constants"): [0.95, 0.9], ("SpikeCounter", "shape"): None,
+    # Upstream's code has no final_layer_ids (it returns the last layer) and
+    # takes input_connectivity third: both forms are accepted (SPEC.md §4).
+    ("GraphStructure", "final_layer_ids"): None, ("GraphStructure", "input_connectivity"): None,
 }
 
 

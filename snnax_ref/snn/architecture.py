@@ -17,9 +17,12 @@ from .schedule import ExecutionPlan, execution_plan, graph_schedule
 from .shapes import infer_output_shapes, layer_input_shape
 
 Shape = Tuple[int, ...]
+# Upstream's type names for a forward function and what it returns.
+ForwardFnOutput = Tuple[List[LayerCarry], List[Array]]
+ForwardFn = Callable[..., ForwardFnOutput]
 
 __all__ = ["StatefulModel", "GraphStructure", "LayerCarry", "default_forward_fn",
-           "delayed_forward_fn", "debug_forward_fn"]
+           "delayed_forward_fn", "debug_forward_fn", "ForwardFn", "ForwardFnOutput"]
 
 
 class StatefulModel(eqx.Module):

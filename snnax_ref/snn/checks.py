@@ -30,16 +30,27 @@ def _as_id_lists(field_name: str, value, num_layers: int) -> Tuple[Tuple[int, ..
                          f"num_layers is {num_layers}: give one list per layer.")
     for index, row in enumerate(rows):
         for item in row:
-            if isinstance(item, bool) or not isinstance(item, int):
+            if not _is_int(item):
                 raise ValueError(f"GraphStructure.{field_name}[{index}] contains "
                                  f"{item!r}, which is not an int.")
-    return tuple(rows)
+    # NumPy integers (a config's arithmetic) are ints, stored as Python ints.
+    return tuple(tuple(int(item) for item in row) for row in rows)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def checked_num_layers(num_layers) -> int:
+    """`num_layers` as a positive Python int (a NumPy integer is accepted)."""
+    if not _is_int(num_layers) or num_layers < 1:
+        raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
+    return int(num_layers)
 
 
 def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_connectivity):
     """`GraphStructure`'s fields as tuples, or a `ValueError` naming the field and index."""
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
+    num_layers = checked_num_layers(num_layers)
     input_layer_ids = _as_id_lists("input_layer_ids", input_layer_ids, num_layers)
     connectivity = _as_id_lists("input_connectivity", input_connectivity, num_layers)
     try:
@@ -51,10 +62,10 @@ def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_con
         raise ValueError("GraphStructure.final_layer_ids is empty: name at least "
                          "one layer whose output the model returns.")
     for position, layer_id in enumerate(final_layer_ids):
-        if isinstance(layer_id, bool) or not isinstance(layer_id, int) \
-                or not 0 <= layer_id < num_layers:
+        if not _is_int(layer_id) or not 0 <= layer_id < num_layers:
             raise ValueError(f"GraphStructure.final_layer_ids[{position}] = {layer_id!r} "
                              f"is not a layer id in [0, {num_layers}).")
+    final_layer_ids = tuple(int(layer_id) for layer_id in final_layer_ids)
     for layer, sources in enumerate(connectivity):
         for source in sources:
             if not 0 <= source < num_layers:

@@ -11,11 +11,16 @@ from .layers.compound import CompoundLayer
 from .layers.parallel import Parallel
 
 __all__ = ["Sequential", "Parallel", "CompoundLayer", "SequentialLocalFeedback",
-           "feed_forward_structure"]
+           "gen_feed_forward_struct", "default_forward_fn"]
 
 
-def feed_forward_structure(num_layers: int) -> GraphStructure:
-    """The chain `input -> 0 -> 1 -> ... -> num_layers - 1`."""
+def gen_feed_forward_struct(num_layers: int) -> GraphStructure:
+    """The chain `input -> 0 -> 1 -> ... -> num_layers - 1`, returning the last layer.
+
+    Upstream's name and signature (`snnax.snn.composed`):
+    `input_layer_ids = ((0,), (), ...)`, `input_connectivity = ((), (0,), (1,), ...)`,
+    `final_layer_ids = (num_layers - 1,)`.
+    """
     return GraphStructure(
         num_layers=num_layers,
         input_layer_ids=[[0]] + [[] for _ in range(num_layers - 1)],
@@ -34,7 +39,7 @@ class Sequential(StatefulModel):
                  **options) -> None:
         if not layers:
             raise ValueError("Sequential needs at least one layer.")
-        super().__init__(feed_forward_structure(len(layers)), list(layers), forward_fn,
+        super().__init__(gen_feed_forward_struct(len(layers)), list(layers), forward_fn,
                          **options)
 
     def __getitem__(self, index):
@@ -56,7 +61,7 @@ class SequentialLocalFeedback(Sequential):
                  feedback_layers: Optional[Dict[int, int]] = None, **options) -> None:
         if not layers:
             raise ValueError("SequentialLocalFeedback needs at least one layer.")
-        chain = feed_forward_structure(len(layers))
+        chain = gen_feed_forward_struct(len(layers))
         connectivity = [list(sources) for sources in chain.input_connectivity]
         if feedback_layers is None:
             feedback_layers_items = [(i, i) for i, layer in enumerate(layers)

@@ -4,7 +4,16 @@ from dataclasses import dataclass
 from typing import Sequence, Tuple
 
 
-@dataclass(frozen=True)
+def _is_connectivity(value) -> bool:
+    """A sequence of per-layer sequences (not a flat list of layer ids)."""
+    try:
+        return len(value) > 0 and all(not isinstance(row, (str, bytes)) and hasattr(row, "__len__")
+                                      for row in value)
+    except TypeError:
+        return False
+
+
+@dataclass(frozen=True, init=False)
 class GraphStructure:
     """The connectivity graph of a `StatefulModel`.
 
@@ -18,7 +27,11 @@ class GraphStructure:
       outputs feed layer `i`, in concatenation order.
 
     Every field is checked here; a bad one raises a `ValueError` naming the
-    field and the index (SPEC.md §4).
+    field and the index (SPEC.md §4). Upstream's code signature
+    `GraphStructure(num_layers, input_layer_ids, input_connectivity)` is
+    accepted too: with three positional arguments the third is
+    `input_connectivity`, and `final_layer_ids` omitted is the last layer,
+    the one upstream returns (SPEC.md §4).
     """
 
     num_layers: int
@@ -26,10 +39,22 @@ class GraphStructure:
     final_layer_ids: Sequence[int]
     input_connectivity: Sequence[Sequence[int]]
 
-    def __post_init__(self):
-        from .checks import checked_graph_fields  # checks imports the rest of snn
-        fields = checked_graph_fields(self.num_layers, self.input_layer_ids,
-                                      self.final_layer_ids, self.input_connectivity)
+    def __init__(self, num_layers, input_layer_ids, final_layer_ids=None,
+                 input_connectivity=None):
+        if input_connectivity is None and _is_connectivity(final_layer_ids):
+            # Upstream's code order (num_layers, input_layer_ids, input_connectivity):
+            # the third argument holds one list per layer, never a flat list of ids.
+            final_layer_ids, input_connectivity = None, final_layer_ids
+        if input_connectivity is None:
+            raise TypeError("GraphStructure: input_connectivity is missing (which layers "
+                            "feed each layer, one list per layer).")
+        from .checks import checked_graph_fields, checked_num_layers  # imports the rest of snn
+        num_layers = checked_num_layers(num_layers)
+        if final_layer_ids is None:
+            final_layer_ids = [num_layers - 1]
+        fields = checked_graph_fields(num_layers, input_layer_ids, final_layer_ids,
+                                      input_connectivity)
+        object.__setattr__(self, "num_layers", num_layers)
         for name, value in zip(("input_layer_ids", "final_layer_ids", "input_connectivity"),
                                fields):
             object.__setattr__(self, name, value)

@@ -12,10 +12,11 @@ from .residual import ResNetBlock
 from .sigma_delta import SigmaDelta
 from .spike_counter import SpikeCounter
 from .srm import SRM
-from .stateful import StatefulLayer, TrainableArray, call_layer, default_init_fn
+from .stateful import (RequiresStateLayer, StatefulLayer, TrainableArray, call_layer,
+                       default_init_fn)
 
 __all__ = [
-    "StatefulLayer", "TrainableArray", "call_layer", "default_init_fn",
+    "StatefulLayer", "RequiresStateLayer", "TrainableArray", "call_layer", "default_init_fn",
     "SimpleIAF", "IAF", "SimpleLI", "LI", "SimpleLIF", "LIF", "LIFSoftReset",
     "AdaptiveLIF", "SigmaDelta", "SRM", "SpikeCounter", "BatchNormLayer",
     "Flatten", "SpikingMaxPool1d", "SpikingMaxPool2d", "CompoundLayer",

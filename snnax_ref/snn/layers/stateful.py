@@ -144,6 +144,18 @@ class StatefulLayer(eqx.Module):
             "__call__(state, synaptic_input, *, key=None) -> (new_state, output)")
 
 
+class RequiresStateLayer(eqx.Module):
+    """Upstream's base class for stateless layers (`snnax.snn.layers.stateful`).
+
+    It carries no state: in a model it is called as `layer(x, key=key)` like
+    any stateless equinox module (SPEC.md §3.11). Kept so that client code
+    subclassing it imports unchanged.
+    """
+
+    def __call__(self, x: Array, *, key: Optional[Array] = None) -> Array:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(x, *, key=None)")
+
+
 def call_layer(layer, state: Any, synaptic_input, key: Optional[Array]) -> Tuple[Any, Array]:
     """One step of any layer: `(state, output)`; a stateless layer's state is `None`."""
     if isinstance(layer, StatefulLayer):
