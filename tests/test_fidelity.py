@@ -35,21 +35,32 @@ def test_adaptive_lif_reads_one_value_per_layer():
     _, _ = per_neuron(per_neuron.init_state((3,)), jnp.full(3, 4.0))
     for name in ("ada_decay_constant", "ada_step_val", "ada_coupling_var"):
         with pytest.raises(ValueError, match=f"AdaptiveLIF: {name} needs 1 entry"):
+            snn.AdaptiveLIF(0.9, **{name: []})
+        with pytest.warns(UserWarning, match=f"AdaptiveLIF: {name} has 2 entries"):
             snn.AdaptiveLIF(0.9, **{name: [0.5, 0.6]})
 
 
-def test_a_scalar_is_the_single_decay_constant_and_a_wrong_count_is_an_error():
-    """The documented `SimpleLIF(0.9)`; a count the layer does not read is refused."""
+def test_a_scalar_is_the_single_decay_constant_and_extra_entries_are_ignored_with_a_warning():
+    """The documented `SimpleLIF(0.9)`; too few entries are refused; extra
+    entries are kept and ignored, as upstream ignores them, with a warning
+    (upstream's SHD config gives AdaptiveLIF two)."""
     for layer_class in (snn.SimpleLIF, snn.SimpleLI, snn.IAF, snn.AdaptiveLIF):
         assert layer_class(0.9).decay_constants.tolist() == pytest.approx([0.9])
     with pytest.raises(ValueError, match=r"LIF: decay_constants needs 2 entries .*got 1"):
         snn.LIF([0.9])
-    with pytest.raises(ValueError, match=r"LIF: decay_constants needs 2 entries .*got 3"):
-        snn.LIF([0.9, 0.8, 0.7])
-    with pytest.raises(ValueError, match="IAF: decay_constants needs 1 entry"):
-        snn.IAF([0.9, 0.8])
     with pytest.raises(ValueError, match="SigmaDelta: decay_constants needs 3"):
         snn.SigmaDelta([0.9])
+    with pytest.warns(UserWarning, match=r"LIF: decay_constants has 3 entries .* reads 2"):
+        assert snn.LIF([0.9, 0.8, 0.7]).decay_constants.shape == (3,)
+    with pytest.warns(UserWarning, match="IAF: decay_constants has 2 entries"):
+        snn.IAF([0.9, 0.8])
+    with pytest.warns(UserWarning, match="AdaptiveLIF: decay_constants has 2 entries"):
+        two = snn.AdaptiveLIF([0.7, 0.3], shape=(3,))
+    one = snn.AdaptiveLIF([0.7], shape=(3,))
+    state, x = one.init_state((3,)), jnp.array([0.5, 2.0, 4.0])
+    for _ in range(3):
+        (state, out), (state_two, out_two) = one(state, x), two(state, x)
+        assert all(jnp.array_equal(a, b) for a, b in zip(state, state_two))
 
 
 def test_init_parameters_stacks_one_array_per_entry_and_reads_trainable_arrays():

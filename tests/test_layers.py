@@ -91,9 +91,19 @@ def test_init_parameters_layouts():
     np.testing.assert_array_equal(np.asarray(p), np.full((2, 3), 0.5))
     # An int becomes a float array.
     assert jnp.issubdtype(init(1).data.dtype, jnp.floating)
-    # k scalars with shape (k,) are kept.
-    np.testing.assert_array_equal(np.asarray(init([0.25, 0.5, 0.75], (3,)).data),
+    # A sequence of k scalars is k per-entry constants, whatever the shape:
+    # with shape (k,) too it becomes (k, k), not one value per neuron.
+    p = init([0.25, 0.5, 0.75], (3,)).data
+    assert p.shape == (3, 3)
+    np.testing.assert_array_equal(np.asarray(p[:, 0]), [0.25, 0.5, 0.75])
+    # An array of shape `shape` is one value per neuron, kept.
+    np.testing.assert_array_equal(np.asarray(init(jnp.array([0.25, 0.5, 0.75]), (3,)).data),
                                   [0.25, 0.5, 0.75])
+    # An array already laid out (k, *shape), e.g. another layer's constants, is kept.
+    laid_out = init([0.25, 0.5], (3, 4)).data
+    assert init(laid_out, (3, 4)).data.shape == (2, 3, 4)
+    assert snn.LIF(snn.LIF([0.9, 0.8], shape=(3, 4)).decay_constants,
+                   shape=(3, 4)).decay_constants.shape == (2, 3, 4)
     # k scalars with another shape are broadcast per entry to (k, *shape).
     p = init([0.25, 0.5], (3,)).data
     assert p.shape == (2, 3)
@@ -134,8 +144,13 @@ def test_trainable_leaves_of_lif():
     assert jnp.issubdtype(lif.decay_constants.dtype, jnp.floating)
     assert isinstance(lif.threshold, float) and lif.threshold == 1.0
 
-    # An array threshold and a reset_val are trainable too.
-    lif = snn.LIF([0.5, 0.75], threshold=jnp.array(1.0), reset_val=0)
+    # reset_val is stored as given, as upstream stores it: a Python number is
+    # a constant, not a trainable leaf.
+    assert snn.LIF([0.5, 0.75], reset_val=0).reset_val == 0
+    assert len(jax.tree_util.tree_leaves(eqx.filter(snn.LIF([0.5, 0.75], reset_val=0.5),
+                                                    eqx.is_inexact_array))) == 1
+    # An array threshold and an array reset_val are trainable too.
+    lif = snn.LIF([0.5, 0.75], threshold=jnp.array(1.0), reset_val=jnp.array(0.0))
     params = eqx.filter(lif, eqx.is_inexact_array)
     assert isinstance(params.threshold, jax.Array)
     assert isinstance(params.reset_val, jax.Array)
@@ -155,7 +170,7 @@ def test_trainable_leaves_of_lif():
     assert np.any(np.asarray(grads.decay_constants) != 0.0)
     assert float(grads.threshold) != 0.0
 
-    # leak, reset_val and the AdaptiveLIF constants are float arrays.
+    # leak and the AdaptiveLIF constants are float arrays.
     iaf = snn.SimpleIAF(leak=1)
     assert isinstance(iaf.leak, jax.Array) and jnp.issubdtype(iaf.leak.dtype, jnp.floating)
     ada = snn.AdaptiveLIF()
@@ -394,7 +409,10 @@ def test_srm_reset_val_must_be_one_scalar():
     assert snn.SRM(eqx.nn.Identity(), reset_val=[1.5]).reset_val.data.shape == (1,)
     assert snn.SRM(eqx.nn.Identity(), reset_val=1.5).reset_val.data.shape == (1,)
     with pytest.raises(ValueError, match=r"SRM: reset_val needs 1 entry"):
-        snn.SRM(eqx.nn.Identity(), reset_val=[0.5, 1.5])
+        snn.SRM(eqx.nn.Identity(), reset_val=[])
+    # Upstream reads reset_val[0] and ignores the rest: kept, with a warning.
+    with pytest.warns(UserWarning, match=r"SRM: reset_val has 2 entries"):
+        assert snn.SRM(eqx.nn.Identity(), reset_val=[0.5, 1.5]).reset_val.data.shape == (2,)
 
 
 def test_srm_reset_val_is_frozen_when_omitted_and_trainable_when_given():
@@ -565,3 +583,41 @@ def test_spiking_pool_refuses_an_input_smaller_than_its_window():
     with pytest.raises(ValueError, match=r"layer 0 \(SpikingMaxPool2d\)"):
         model.init_state((1, 2, 5))
     assert snn.SpikingMaxPool1d(2, padding=1)(jnp.ones((1, 1))).shape == (1, 2)
+
+
+def test_spiking_pools_pass_use_ceil_on_to_equinoxs_pooling():
+    """Upstream passes its extra arguments on to equinox's pool (SPEC.md §3.11)."""
+    x = jnp.arange(2 * 5 * 5, dtype=float).reshape(2, 5, 5) / 10.0
+    ceil = snn.SpikingMaxPool2d(2, 2, use_ceil=True, threshold=2.0)
+
+    pooled = eqx.nn.MaxPool2d(2, 2, use_ceil=True)(x)
+    assert ceil(x).shape == pooled.shape == (2, 3, 3)
+    assert jnp.array_equal(ceil(x), jnp.where(pooled >= 2.0, 1.0, 0.0))
+    assert snn.SpikingMaxPool2d(2, 2)(x).shape == (2, 2, 2)
+    assert snn.SpikingMaxPool1d(2, 2, 0, True)(x[:, 0]).shape == (2, 3)
+
+
+def test_srm_starts_from_its_inner_layer_at_rest(key):
+    """Upstream's SRM.init_out is its layer applied to zeros of the input shape
+    (a Linear's bias): what the next layer reads at t = 0 (SPEC.md §3.9)."""
+    linear = eqx.nn.Linear(3, 2, key=key)
+    srm = snn.SRM(linear)
+    assert jnp.array_equal(srm.init_out((3,)), linear.bias)
+    model = snn.Sequential(srm, eqx.nn.Identity(), forward_fn=snn.delayed_forward_fn)
+    states = model.init_state((3,))
+    assert jnp.array_equal(states[0].output, linear.bias)
+    assert [x.shape for x in states[0].state] == [(3,), (3,), (2,), (2,)]
+    assert not any(x.any() for x in states[0].state)
+    # With every edge delayed, the next layer's first output is SRM's initial one.
+    _, (out,) = model(states, jnp.zeros((2, 3)), None)
+    assert jnp.array_equal(out[0], linear.bias)
+
+
+def test_shapes_given_as_numpy_arrays_and_integers_are_shapes():
+    """Upstream's examples compute shapes with NumPy (SPEC.md §2, §4.2)."""
+    lif = snn.LIF([0.9, 0.8], shape=np.array([2, 3]))
+    assert lif.shape == (2, 3) and lif.decay_constants.shape == (2, 2, 3)
+    assert snn.LIF(shape=np.int64(4)).shape == (4,)
+    model = snn.Sequential(eqx.nn.Linear(3, 4, key=jax.random.PRNGKey(0)), snn.LIF())
+    states = model.init_state([(3,)], shapes=[np.int64(3), np.int64(4)])
+    assert [x.shape for x in states[1].state] == [(4,)] * 3

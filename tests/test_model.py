@@ -156,10 +156,16 @@ def test_init_state_one_or_several_input_shapes():
     # (2, 3) is one shape, not two: the graph needs two.
     with pytest.raises(ValueError, match="2 external input"):
         two_inputs.init_state((2, 3))
-    with pytest.raises(ValueError, match="in_shape"):
-        two_inputs.init_state([2, 3])
+    # As upstream reads them: a list holds one entry per input, an int n is (n,).
+    assert two_inputs.init_state([2, 3])[0].output.shape == (5,)
+    assert two_inputs.init_state([np.int64(2), (3,)])[0].output.shape == (5,)
+    assert model.init_state(6)[0].output.shape == (6,)
+    assert model.init_state(np.array([2, 3]))[0].output.shape == (6,)
+    assert model.init_state((np.int64(2), 3))[0].output.shape == (6,)
     with pytest.raises(ValueError, match="external input"):
         model.init_state([(2,), (3,)])
+    with pytest.raises(ValueError, match="external input"):
+        model.init_state([2, 3])     # two inputs of shapes (2,) and (3,); the model has one
 
 
 def test_init_state_shapes_are_what_each_layer_receives(key):

@@ -30,6 +30,14 @@ def test_heaviside_at_zero_is_one(spike_fn):
     assert spike_fn(x.astype(jnp.float16)).dtype == jnp.float16
 
 
+@pytest.mark.parametrize("spike_fn", ALL_SPIKE_FNS, ids=repr)
+def test_heaviside_of_nan_is_nan(spike_fn):
+    """Upstream's `jnp.heaviside(x, 1.)`: a NaN membrane spikes NaN (SPEC.md §1)."""
+    x = jnp.array([jnp.nan, -1.0, 1.0], jnp.float32)
+    assert np.isnan(float(heaviside(x)[0])) and np.isnan(float(spike_fn(x)[0]))
+    np.testing.assert_array_equal(np.asarray(spike_fn(x))[1:], [0.0, 1.0])
+
+
 @pytest.mark.parametrize("beta", [0.5, 1.0, 10.0, 25.0])
 def test_superspike_surrogate_derivative_formula(beta):
     spike_fn = superspike_surrogate(beta)

@@ -121,7 +121,7 @@ def test_graph_structure_takes_upstreams_three_positional_arguments():
     upstream_order = snn.GraphStructure(3, [[0], [], []], [[], [0], [1]])
     documented = snn.GraphStructure(3, [[0], [], []], [2], [[], [0], [1]])
     assert upstream_order == documented
-    with pytest.raises(TypeError, match="input_connectivity is missing"):
+    with pytest.raises(TypeError, match="GraphStructure.input_connectivity is missing"):
         snn.GraphStructure(3, [[0], [], []])
 
 

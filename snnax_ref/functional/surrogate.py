@@ -17,8 +17,9 @@ SpikeFn = Callable[[Array], Array]
 
 
 def heaviside(x: Array) -> Array:
-    """`H(x)`, with `H(0) = 1`, in the dtype of `x`."""
-    return jnp.where(x >= 0, 1.0, 0.0).astype(x.dtype)
+    """`H(x)`, with `H(0) = 1` and `H(NaN) = NaN` (upstream's `jnp.heaviside(x, 1.)`),
+    in the dtype of `x`."""
+    return jnp.heaviside(x, jnp.ones((), x.dtype)).astype(x.dtype)
 
 
 def _spike_with_surrogate(x: Array, beta: float, derivative) -> Array:

@@ -114,7 +114,8 @@ class StatefulModel(eqx.Module):
                 input_shape = layer_input_shape(self.layers, struct, i, output_shapes,
                                                 input_shapes)
                 carries[i] = LayerCarry(layer.init_state(input_shape, key=keys[i]),
-                                        layer.init_out(output_shapes[i], key=keys[i]))
+                                        layer.initial_output(input_shape, output_shapes[i],
+                                                             key=keys[i]))
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, StatefulLayer):
                 # As upstream: the layer applied to its initial input (SPEC.md §4.2).

@@ -171,20 +171,35 @@ def check_key(key, context: str) -> None:
     raise TypeError(f"{context}: key must be {expected}; got {given}{hint}.")
 
 
+def _as_int_tuple(shape):
+    """A tuple (or 1-d NumPy array) of ints, NumPy's included, as a tuple of Python
+    ints; anything else unchanged."""
+    if isinstance(shape, np.ndarray) and shape.ndim == 1 and np.issubdtype(shape.dtype,
+                                                                          np.integer):
+        shape = tuple(shape.tolist())
+    if isinstance(shape, tuple) and all(_is_int(d) for d in shape):
+        return tuple(int(d) for d in shape)
+    return shape
+
+
 def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
+    """`in_shape` as one shape per external input. As upstream reads it: a tuple
+    of ints is one shape, an int `n` the shape `(n,)`, and a list holds one
+    entry per external input, an int `n` in it meaning `(n,)` (SPEC.md §4.2)."""
+    in_shape = _as_int_tuple(in_shape)
+    if _is_int(in_shape):
+        in_shape = (int(in_shape),)
     if is_shape(in_shape):
         shapes = [in_shape]
     else:
         try:
             if isinstance(in_shape, (str, bytes)):
                 raise TypeError
-            shapes = [tuple(shape) for shape in in_shape]
+            shapes = [(int(shape),) if _is_int(shape) else _as_int_tuple(tuple(shape))
+                      for shape in in_shape]
         except TypeError:
             raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
                              f"sequence of shapes, got {in_shape!r}") from None
-        if shapes and all(isinstance(d, int) for d in shapes):  # a list of ints
-            raise ValueError(f"init_state: in_shape {in_shape!r} is a list of ints; give "
-                             "one shape as a tuple, or a list of tuples.")
     for k, shape in enumerate(shapes):
         name = "in_shape" if is_shape(in_shape) else f"in_shape[{k}]"
         if not is_shape(shape) or any(isinstance(d, bool) for d in shape):

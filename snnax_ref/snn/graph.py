@@ -46,7 +46,7 @@ class GraphStructure:
             # the third argument holds one list per layer, never a flat list of ids.
             final_layer_ids, input_connectivity = None, final_layer_ids
         if input_connectivity is None:
-            raise TypeError("GraphStructure: input_connectivity is missing (which layers "
+            raise TypeError("GraphStructure.input_connectivity is missing (which layers "
                             "feed each layer, one list per layer).")
         from .checks import checked_graph_fields, checked_num_layers  # imports the rest of snn
         num_layers = checked_num_layers(num_layers)

@@ -9,6 +9,7 @@ last strict pass checks every layer against all of its inputs.
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import jax
+import numpy as np
 import jax.random as jrand
 import equinox as eqx
 
@@ -89,14 +90,18 @@ def evaluate_output_shape(layers, index: int, parts, dtype, context="init_state"
 
 
 def _as_shape(shape) -> Shape:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+    """An int `n` (NumPy's too) is `(n,)`; a sequence of ints is a tuple of Python ints."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) if isinstance(d, np.integer) else d for d in shape)
 
 
 def given_input_parts(layers, index: int, given) -> List[Tuple[str, Shape]]:
     """`shapes[index]` as input parts: one part, or one per entry for a layer
     that receives a list."""
     if receives_input_list(layers[index]):
-        if isinstance(given, int) or not all(isinstance(s, (int, tuple, list)) for s in given):
+        if isinstance(given, (int, np.integer)) \
+                or not all(isinstance(s, (int, np.integer, tuple, list)) for s in given):
             raise ValueError(
                 f"init_state: {_layer_name(layers, index)} receives a list of inputs, so "
                 f"shapes[{index}] must be a list with one shape per input, got {given!r}.")

@@ -75,7 +75,9 @@ def init_state(network, dropout_masks=None):
     output before the first step (SPEC 4.2). `dropout_masks`: the run's
     `RunSpec.dropout_masks`, needed when the network has a Dropout layer.
 
-    A stateful layer's initial output is zeros. A stateless layer's is the
+    A stateful layer's initial output is zeros, except SRM's: its inner
+    layer applied to zeros of SRM's input shape (its membrane at rest, SPEC
+    3.9). A stateless layer's is the
     layer applied, in index order, to its initial input: the initial outputs
     of the layers it reads with a lower index or that are stateful, zeros for
     a stateless layer it reads with an index >= its own, and zeros for the
@@ -86,6 +88,9 @@ def init_state(network, dropout_masks=None):
     states = [initial_layer_state(layer, shape)
               for layer, shape in zip(network.layers, input_shapes)]
     outputs = [np.zeros(shape) for shape in output_shapes]
+    for i, layer in enumerate(network.layers):
+        if layer.kind == "SRM":
+            _, outputs[i], _ = call_layer(layer.members[0], [], np.zeros(input_shapes[i]))
     for i, layer in enumerate(layers_drawn(network, dropout_masks, "initial")):
         if is_stateful(layer):
             continue

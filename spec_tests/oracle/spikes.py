@@ -2,7 +2,7 @@
 
 Every spike function has the forward value
 
-    H(x) = 1 if x >= 0 else 0          (so H(0) = 1)
+    H(x) = 1 if x >= 0 else 0          (so H(0) = 1; H(NaN) = NaN)
 
 and differs only in the derivative that autodiff uses in place of dH/dx.
 """
@@ -15,9 +15,9 @@ DEFAULT_SPIKE_FN = ("superspike", 10.0)
 
 
 def heaviside(x) -> np.ndarray:
-    """H(x) = 1 where x >= 0, else 0, in float64."""
+    """H(x) = 1 where x >= 0, else 0, in float64; H(NaN) = NaN (SPEC 1)."""
     x = np.asarray(x, dtype=np.float64)
-    return np.where(x >= 0.0, 1.0, 0.0)
+    return np.where(np.isnan(x), np.nan, np.where(x >= 0.0, 1.0, 0.0))
 
 
 def _superspike(beta: float, x: np.ndarray) -> np.ndarray:

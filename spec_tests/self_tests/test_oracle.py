@@ -52,6 +52,7 @@ def one_layer(layer, inputs, **kwargs):
 
 def test_heaviside_at_zero_is_one():
     assert list(oracle.heaviside(arr(-1e-12, 0.0, 2.0))) == [0.0, 1.0, 1.0]
+    assert np.isnan(oracle.heaviside(arr(float("nan")))[0])  # SPEC 1: H(NaN) = NaN
 
 
 def test_surrogate_derivatives_by_hand():

@@ -32,7 +32,8 @@ def _window_sizes(owner: str, field: str, value, dims: int, minimum: int) -> tup
 
 
 class _SpikingMaxPool(eqx.Module):
-    """`spike_fn(maxpool(x) - threshold)` with equinox's pooling, channels first.
+    """`spike_fn(maxpool(x) - threshold)` with equinox's pooling, channels first;
+    `kernel_size`, `stride`, `padding` and `use_ceil` are equinox's.
 
     An input smaller than the window (after padding) is a `ValueError`: the
     pooled output would be empty, silently.
@@ -44,7 +45,7 @@ class _SpikingMaxPool(eqx.Module):
     pool_class: ClassVar[type]
     num_spatial_dims: ClassVar[int]
 
-    def __init__(self, kernel_size, stride=1, padding=0, *, threshold=1.0,
+    def __init__(self, kernel_size, stride=1, padding=0, use_ceil=False, *, threshold=1.0,
                  spike_fn=superspike_surrogate(10.0)) -> None:
         owner = type(self).__name__
         dims = self.num_spatial_dims
@@ -66,7 +67,11 @@ class _SpikingMaxPool(eqx.Module):
         check_threshold_and_spike_fn(owner, threshold, spike_fn)
         if np.ndim(threshold) != 0:
             raise TypeError(f"{owner}: threshold must be one real number, got {threshold!r}.")
-        self.pool = self.pool_class(kernel_size, stride=stride, padding=padding)
+        if not isinstance(use_ceil, (bool, np.bool_)):
+            raise TypeError(f"{owner}: use_ceil must be a bool, got {use_ceil!r}.")
+        # Upstream passes its other arguments on to equinox's pool: use_ceil too.
+        self.pool = self.pool_class(kernel_size, stride=stride, padding=padding,
+                                    use_ceil=bool(use_ceil))
         self.threshold = float(threshold)
         self.spike_fn = spike_fn
 

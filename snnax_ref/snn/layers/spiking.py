@@ -1,6 +1,7 @@
 """What every spiking neuron layer shares: threshold, spike function, reset."""
 
 import numbers
+import warnings
 from typing import Callable, Optional
 
 import equinox as eqx
@@ -44,6 +45,10 @@ def _numeric_problem(value) -> Optional[str]:
     return f"{value!r} ({type(value).__name__}) is not a number"
 
 
+def _is_python_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_numbers(value, owner: str, field: str) -> None:
     """A `TypeError` naming the layer and the field unless `value` is real numbers."""
     problem = _numeric_problem(value)
@@ -67,21 +72,32 @@ def layer_constants(value, shape: Optional[StateShape], names: tuple, owner: str
                     field: str = "decay_constants") -> Array:
     """Per-layer constants read as `value[k]`, one entry per name in `names`.
 
-    A scalar is the documented form of a single constant (`SimpleLIF(0.9)`);
-    any other count is an error naming the layer, since upstream would
-    silently read the first entries (SPEC.md §3).
+    A scalar is the documented form of a single constant (`SimpleLIF(0.9)`).
+    With `shape`, axis 0 always indexes the entries: `k` constants become
+    `(k, *shape)`, even when `shape` is `(k,)`, and a `(k, *shape)` array is
+    kept. Fewer entries than the layer reads is an error naming the layer
+    (upstream's `dc[1]` on one entry silently reads `dc[0]`: JAX clamps the
+    index); more entries are kept and ignored, as upstream ignores them, with
+    a warning (SPEC.md §3).
     """
     check_numbers(value, owner, field)
     if isinstance(value, TrainableArray):
         value = value.value
     if not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         value = [value]
+    if shape is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 1:
+        value = np.asarray(value, dtype=float).tolist()  # k per-layer constants
     values = as_parameter(value, shape, owner, field)
-    if values.ndim == 0 or values.shape[0] != len(names):
+    count = values.shape[0] if values.ndim else 0
+    if count < len(names):
         raise ValueError(
             f"{owner}: {field} needs {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
-            f"({', '.join(names)}), got {values.shape[0] if values.ndim else 0} "
-            f"(shape {values.shape}).")
+            f"({', '.join(names)}), got {count} (shape {values.shape}).")
+    if count > len(names):
+        warnings.warn(
+            f"{owner}: {field} has {count} entries but the layer reads {len(names)} "
+            f"({', '.join(names)}); the others are ignored, as upstream SNNAX ignores them.",
+            UserWarning, stacklevel=3)
     return values
 
 
@@ -117,7 +133,10 @@ class SpikingLayer(StatefulLayer):
         self.threshold = threshold
         self.spike_fn = spike_fn
         self.stop_reset_grad = bool(stop_reset_grad)
-        self.reset_val = None if reset_val is None else jnp.asarray(reset_val, dtype=float)
+        # As upstream: a Python number is a constant (not a trainable leaf);
+        # an array or a sequence becomes a trainable float array (SPEC.md §3).
+        self.reset_val = reset_val if reset_val is None or _is_python_number(reset_val) \
+            else jnp.asarray(reset_val, dtype=float)
 
     def refractory(self, reset_term: Array) -> Array:
         """`R(v)`: the reset term, stop-gradiented when `stop_reset_grad`."""

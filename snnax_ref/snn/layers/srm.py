@@ -74,6 +74,14 @@ class SRM(StatefulLayer):
         return [jnp.zeros(shape), jnp.zeros(shape),
                 jnp.zeros(output_shape), jnp.zeros(output_shape)]
 
+    def init_out(self, shape, *, key: Optional[Array] = None):
+        """The output before the first step, as upstream's: `layer` applied to
+        zeros of the *input* `shape` (a Linear's bias), the membrane at rest."""
+        return self.layer(jnp.zeros(shape))
+
+    def initial_output(self, input_shape, output_shape, *, key: Optional[Array] = None):
+        return self.init_out(input_shape, key=key)
+
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         p, q, refractory, previous_spikes = state
         p_decay = clamp(0.5, self.decay_constants[0], 1.0)

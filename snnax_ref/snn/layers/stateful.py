@@ -55,13 +55,16 @@ def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
         except ValueError:
             raise ValueError(f"init_parameters: the entries' shapes "
                              f"{[e.shape for e in entries]} do not broadcast together.") from None
+    per_entry = isinstance(parameters, (list, tuple))
     values = jnp.asarray(parameters, dtype=float)
     if shape is None:
         return values
     if values.ndim == 0:
         return jnp.broadcast_to(values, shape)
-    if values.shape == shape:
-        return values
+    if values.shape == shape and not per_entry:
+        return values  # one value per neuron
+    if values.ndim > 1 and values.shape[1:] == shape:
+        return values  # already (k, *shape), e.g. another layer's decay_constants
     if values.ndim == 1:
         # One constant per component (e.g. [membrane_decay, current_decay]),
         # broadcast over every neuron of `shape`.
@@ -83,6 +86,8 @@ def checked_shape(shape, owner: str, field: str = "shape") -> Tuple[int, ...]:
     bad shape only when the first array is built, without the layer's name."""
     if _is_int(shape):
         shape = (shape,)
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:
+        shape = shape.tolist()  # a NumPy shape, as upstream's examples compute one
     if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) \
             or not all(_is_int(d) for d in shape):
         raise TypeError(f"{owner}: {field} must be an int or a tuple of ints, got {shape!r} "
@@ -118,9 +123,11 @@ class StatefulLayer(eqx.Module):
                         requires_grad: bool = True) -> TrainableArray:
         """Parameters as a `TrainableArray` (read them with `.data`).
 
-        A scalar is broadcast to `shape`; `k` per-component constants with a
-        `shape` other than `(k,)` become an array of shape `(k, *shape)`; a
-        list of `k` arrays (one per component) is stacked to `(k, *shape)`; a
+        A scalar is broadcast to `shape`; a sequence of `k` per-component
+        constants becomes an array of shape `(k, *shape)` (whatever `k`); an
+        array of shape `shape` (one value per neuron) or `(k, *shape)` is
+        kept; a list of `k` arrays (one per component) is stacked to
+        `(k, *shape)`; a
         `TrainableArray` contributes its value, frozen if either it or
         `requires_grad` says so.
         """
@@ -134,8 +141,14 @@ class StatefulLayer(eqx.Module):
         return self.init_fn(shape, key, *args, **kwargs)
 
     def init_out(self, shape: StateShape, *, key: Optional[Array] = None) -> Array:
-        """The output before the first step: zeros."""
+        """The output before the first step: zeros of the output `shape`."""
         return jnp.zeros(shape)
+
+    def initial_output(self, input_shape: StateShape, output_shape: StateShape, *,
+                       key: Optional[Array] = None) -> Array:
+        """What edges read from this layer at `t = 0`: `init_out(output_shape)`
+        (a layer whose `init_out` takes its input shape, as SRM's, overrides this)."""
+        return self.init_out(output_shape, key=key)
 
     def __call__(self, state: Any, synaptic_input: Array, *,
                  key: Optional[Array] = None) -> StatefulOutput:
