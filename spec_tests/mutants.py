@@ -179,8 +179,8 @@ GRAPH_MUTANTS = [
 GRADIENT_MUTANTS = [
     Mutant("superspike-slope-doubled", "superspike derivative uses 2*beta",
            ["gradient: jvp", "gradient: vjp"],
-           (_sub("functional.surrogate", "return 1.0 / (1.0 + beta * jnp.abs(x))",
-                 "return 1.0 / (1.0 + 2.0 * beta * jnp.abs(x))"),)),
+           (_sub("functional.surrogate", "return x_dot / (1.0 + beta * jnp.abs(x))",
+                 "return x_dot / (1.0 + 2.0 * beta * jnp.abs(x))"),)),
     Mutant("piecewise-window-doubled", "piecewise surrogate window is [-2 beta, 2 beta]",
            ["gradient: surrogates", "gradient: jvp", "gradient: vjp"],
            (_sub("functional.surrogate", "(x >= -beta) & (x <= beta)",

@@ -426,8 +426,10 @@ def test_srm_reset_val_is_frozen_when_omitted_and_trainable_when_given():
 
     assert float(refractory_gradient(snn.SRM(eqx.nn.Identity()))[0]) == 0.0
     assert float(refractory_gradient(snn.SRM(eqx.nn.Identity(), reset_val=0.5))[0]) != 0.0
-    with pytest.raises(ValueError, match="init_fn"):
-        snn.SRM(eqx.nn.Identity(), init_fn=lambda shape, key: jnp.ones(shape))
+    # Upstream stores an init_fn and never calls it: ignored, with a warning.
+    with pytest.warns(UserWarning, match="SRM: init_fn is ignored"):
+        srm = snn.SRM(eqx.nn.Identity(), init_fn=lambda shape, key: jnp.ones(shape))
+    assert not any(x.any() for x in srm.init_state((2,)))
 
 
 def test_srm_refractory_input_is_always_stop_gradiented():
@@ -621,3 +623,14 @@ def test_shapes_given_as_numpy_arrays_and_integers_are_shapes():
     model = snn.Sequential(eqx.nn.Linear(3, 4, key=jax.random.PRNGKey(0)), snn.LIF())
     states = model.init_state([(3,)], shapes=[np.int64(3), np.int64(4)])
     assert [x.shape for x in states[1].state] == [(4,)] * 3
+
+
+def test_unknown_arguments_of_simple_lif_and_spike_counter_are_ignored_with_a_warning():
+    """Upstream's SimpleLIF and SpikeCounter take **kwargs and ignore them (SPEC.md §3.4, §3.10)."""
+    with pytest.warns(UserWarning, match=r"SimpleLIF: ignoring unknown argument\(s\) \['tau'\]"):
+        lif = snn.SimpleLIF([0.9], tau=3.0)
+    assert jnp.array_equal(lif.decay_constants, snn.SimpleLIF([0.9]).decay_constants)
+    with pytest.warns(UserWarning, match=r"SpikeCounter: ignoring unknown argument\(s\)"):
+        snn.SpikeCounter((3,), threshold=1.0)
+    with pytest.raises(TypeError):
+        snn.LIF([0.9, 0.8], tau=3.0)   # upstream's LIF takes no **kwargs either

@@ -148,7 +148,7 @@ class StatefulModel(eqx.Module):
         sequences = checks.as_sequences(struct, input_batch)
         num_steps = int(sequences[0].shape[0])
         burnin = checks.check_burnin(burnin, num_steps)
-        checks.check_dtypes(sequences, input_states)
+        sequences = checks.in_state_dtype(sequences, input_states)
         input_states = list(input_states)
 
         def step(carry, step_inputs_and_key):

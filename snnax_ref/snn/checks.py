@@ -238,10 +238,9 @@ def as_sequences(struct: GraphStructure, input_batch) -> List:
         if sequence.ndim < 1:
             raise ValueError(f"input_batch[{k}] is a scalar; it needs a leading time "
                              "axis: shape (T, *input_shape).")
-        if not jnp.issubdtype(sequence.dtype, jnp.floating):
+        if jnp.issubdtype(sequence.dtype, jnp.complexfloating):
             raise ValueError(f"input_batch[{k}] has dtype {sequence.dtype} (shape "
-                             f"{tuple(sequence.shape)}); inputs must be floating point "
-                             "(cast with .astype(jnp.float32)).")
+                             f"{tuple(sequence.shape)}); inputs must be real numbers.")
         checked.append(sequence)
     lengths = [int(sequence.shape[0]) for sequence in checked]
     if lengths[0] == 0:
@@ -280,12 +279,26 @@ def _state_dtype(states):
     return None
 
 
-def check_dtypes(sequences: Sequence, states) -> None:
+def in_state_dtype(sequences: Sequence, states) -> list:
+    """The input sequences cast to the state's float dtype (SPEC.md §4.5).
+
+    Integer, boolean and narrower float inputs (spike trains as `int8`,
+    `bfloat16` data) promote to the state's dtype in upstream's arithmetic,
+    which casting first computes exactly; a wider float (a `float64` input for
+    a `float32` state) would change the scan's carry, where upstream fails.
+    """
     state_dtype = _state_dtype(states)
+    if state_dtype is None:
+        return list(sequences)
+    cast = []
     for k, sequence in enumerate(sequences):
-        if state_dtype is not None and sequence.dtype != state_dtype:
+        dtype = jax.dtypes.canonicalize_dtype(sequence.dtype)
+        if jnp.promote_types(dtype, state_dtype) != state_dtype:
             raise ValueError(f"input_batch[{k}] has dtype {sequence.dtype} but the state is "
-                             f"{state_dtype}; use one float dtype for both.")
+                             f"{state_dtype}, which it would widen; use one float dtype for "
+                             "both.")
+        cast.append(jnp.asarray(sequence, dtype=state_dtype))
+    return cast
 
 
 def _signature(tree):

@@ -8,6 +8,7 @@ from jax import Array, lax
 
 from ...functional.surrogate import superspike_surrogate
 from .spiking import SpikingLayer, clamp, layer_constants
+from .stateful import warn_ignored_arguments
 
 
 class SimpleLIF(SpikingLayer):
@@ -23,8 +24,9 @@ class SimpleLIF(SpikingLayer):
 
     def __init__(self, decay_constants=(0.95,), spike_fn=superspike_surrogate(10.0),
                  threshold=1.0, stop_reset_grad=True, reset_val=None, init_fn=None,
-                 shape=None, key=None) -> None:
+                 shape=None, key=None, **ignored) -> None:
         super().__init__(threshold, spike_fn, stop_reset_grad, reset_val, init_fn, shape)
+        warn_ignored_arguments("SimpleLIF", ignored)
         self.decay_constants = layer_constants(decay_constants, self.shape, ("membrane decay",),
                                                "SimpleLIF")
 

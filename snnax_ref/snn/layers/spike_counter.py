@@ -5,7 +5,7 @@ from typing import Optional
 import jax.numpy as jnp
 from jax import Array
 
-from .stateful import StatefulLayer
+from .stateful import StatefulLayer, warn_ignored_arguments
 
 
 class SpikeCounter(StatefulLayer):
@@ -15,8 +15,9 @@ class SpikeCounter(StatefulLayer):
         count = count + x
     """
 
-    def __init__(self, shape=None) -> None:
+    def __init__(self, shape=None, **ignored) -> None:
         super().__init__(None, shape)
+        warn_ignored_arguments("SpikeCounter", ignored)
 
     def init_state(self, shape, key=None, *args, **kwargs):
         return [jnp.zeros(shape), jnp.zeros(shape)]

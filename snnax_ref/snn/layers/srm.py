@@ -1,5 +1,6 @@
 """Spike response model: filtered input through an inner layer, refractory kernel."""
 
+import warnings
 from typing import Optional
 
 import equinox as eqx
@@ -27,7 +28,7 @@ class SRM(StatefulLayer):
 
     `reset_val=None` means `rv = 0` (no refractoriness), frozen; a given
     `reset_val` is one trainable value for the layer. The state holds no
-    membrane, so an `init_fn` is refused (SPEC.md §3.9).
+    membrane, so an `init_fn` is ignored, with a warning (SPEC.md §3.9).
     """
 
     layer: eqx.Module
@@ -43,8 +44,9 @@ class SRM(StatefulLayer):
                  threshold=1.0, reset_val=None, stop_reset_grad=True, init_fn=None,
                  input_shape=None, shape=None, key=None) -> None:
         if init_fn is not None:
-            raise ValueError("SRM: its state [p, q, r, S] holds no membrane for init_fn to "
-                             "initialise; every component starts at zero (SPEC.md §3.9).")
+            warnings.warn("SRM: init_fn is ignored: its state [p, q, r, S] holds no membrane "
+                          "to initialise and every component starts at zero, as upstream "
+                          "ignores it (SPEC.md §3.9).", UserWarning, stacklevel=3)
         super().__init__(None, shape)
         if isinstance(layer, StatefulLayer) or not callable(layer):
             raise TypeError(f"SRM: layer must be a stateless module, called as layer(q) each "

@@ -1,5 +1,6 @@
 """The base class of every layer that carries state across time steps."""
 
+import warnings
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
@@ -74,6 +75,14 @@ def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
         f"init_parameters: parameters of shape {values.shape} cannot be laid out "
         f"for shape {shape}; pass a scalar, a sequence of per-component "
         f"constants, or an array of shape {shape}.")
+
+
+def warn_ignored_arguments(owner: str, arguments: dict) -> None:
+    """Upstream's `SimpleLIF` and `SpikeCounter` take `**kwargs` and ignore them: so
+    does the reference, warning, since an unknown argument is surely a typo."""
+    if arguments:
+        warnings.warn(f"{owner}: ignoring unknown argument(s) {sorted(arguments)}, as "
+                      "upstream SNNAX ignores them.", UserWarning, stacklevel=3)
 
 
 def _is_int(value) -> bool:
