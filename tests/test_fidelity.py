@@ -181,10 +181,3 @@ def test_upstreams_recurrent_idiom_runs_and_matches_the_oracle():
         assert np.any(expected.final_states[1][0])  # the cell's membrane moved
     finally:
         jax.config.update("jax_enable_x64", False)
-
-
-# --- §3: drop-in constructors -----------------------------------------------------------
-
-def test_spike_counter_refuses_unknown_arguments():
-    with pytest.raises(TypeError):
-        snn.SpikeCounter(shap=(3,))

@@ -1,7 +1,6 @@
 """What every spiking neuron layer shares: threshold, spike function, reset."""
 
 import numbers
-import warnings
 from typing import Callable, Optional
 
 import equinox as eqx
@@ -10,7 +9,7 @@ import numpy as np
 from jax import Array, lax
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
-from .stateful import StatefulLayer, StateShape, TrainableArray
+from .stateful import StatefulLayer, StateShape, TrainableArray, warn_user
 
 
 def clamp(low: float, value: Array, high: float) -> Array:
@@ -94,10 +93,9 @@ def layer_constants(value, shape: Optional[StateShape], names: tuple, owner: str
             f"{owner}: {field} needs {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
             f"({', '.join(names)}), got {count} (shape {values.shape}).")
     if count > len(names):
-        warnings.warn(
+        warn_user(
             f"{owner}: {field} has {count} entries but the layer reads {len(names)} "
-            f"({', '.join(names)}); the others are ignored, as upstream SNNAX ignores them.",
-            UserWarning, stacklevel=3)
+            f"({', '.join(names)}); the others are ignored, as upstream SNNAX ignores them.")
     return values
 
 

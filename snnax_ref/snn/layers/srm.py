@@ -1,6 +1,5 @@
 """Spike response model: filtered input through an inner layer, refractory kernel."""
 
-import warnings
 from typing import Optional
 
 import equinox as eqx
@@ -10,7 +9,7 @@ from jax import Array, lax
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
 from .spiking import check_threshold_and_spike_fn, clamp, layer_constants
-from .stateful import StatefulLayer, TrainableArray, checked_shape
+from .stateful import StatefulLayer, TrainableArray, checked_shape, warn_user
 
 
 class SRM(StatefulLayer):
@@ -44,9 +43,9 @@ class SRM(StatefulLayer):
                  threshold=1.0, reset_val=None, stop_reset_grad=True, init_fn=None,
                  input_shape=None, shape=None, key=None) -> None:
         if init_fn is not None:
-            warnings.warn("SRM: init_fn is ignored: its state [p, q, r, S] holds no membrane "
-                          "to initialise and every component starts at zero, as upstream "
-                          "ignores it (SPEC.md §3.9).", UserWarning, stacklevel=3)
+            warn_user("SRM: init_fn is ignored: its state [p, q, r, S] holds no membrane to "
+                      "initialise and every component starts at zero, as upstream ignores it "
+                      "(SPEC.md §3.9).")
         super().__init__(None, shape)
         if isinstance(layer, StatefulLayer) or not callable(layer):
             raise TypeError(f"SRM: layer must be a stateless module, called as layer(q) each "

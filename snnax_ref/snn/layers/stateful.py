@@ -1,5 +1,7 @@
 """The base class of every layer that carries state across time steps."""
 
+import os
+import sys
 import warnings
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
@@ -77,12 +79,23 @@ def _as_parameter_array(parameters, shape: Optional[StateShape]) -> Array:
         f"constants, or an array of shape {shape}.")
 
 
+def warn_user(message: str) -> None:
+    """A `UserWarning` attributed to the first caller outside snnax_ref and equinox
+    (the line that built the layer), not to equinox's constructor machinery."""
+    internal = (os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                os.path.dirname(eqx.__file__))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
 def warn_ignored_arguments(owner: str, arguments: dict) -> None:
     """Upstream's `SimpleLIF` and `SpikeCounter` take `**kwargs` and ignore them: so
     does the reference, warning, since an unknown argument is surely a typo."""
     if arguments:
-        warnings.warn(f"{owner}: ignoring unknown argument(s) {sorted(arguments)}, as "
-                      "upstream SNNAX ignores them.", UserWarning, stacklevel=3)
+        warn_user(f"{owner}: ignoring unknown argument(s) {sorted(arguments)}, as "
+                  "upstream SNNAX ignores them.")
 
 
 def _is_int(value) -> bool:
