@@ -32,6 +32,7 @@ the merged report's).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 import time
@@ -43,7 +44,11 @@ from .report import UNPARAMETRISED_ROWS  # noqa: F401 - re-exported, it used to 
 SHARD_KEYS = ("impl", "suite_version", "profile", "selected_rows", "seeds", "shard_count",
               "row_order")
 
-SUITE_VERSION = "0.1.0"
+# The suite ships in the snnax_ref distribution and shares its version.
+try:
+    SUITE_VERSION = importlib.metadata.version("snnax_ref")
+except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+    SUITE_VERSION = "unknown (not installed)"
 EXIT_CONFORMS, EXIT_DEVIATIONS, EXIT_NO_ADAPTER, EXIT_NOTHING_TESTED, EXIT_BROKEN = range(5)
 EXIT_MEANINGS = {
     EXIT_CONFORMS: "every row conforms",

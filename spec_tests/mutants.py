@@ -109,7 +109,7 @@ NEURON_MUTANTS = [
            ["AdaptiveLIF"],
            (_sub("snn.layers.lif", "adaptation = ((1.0 - adaptation_decay) * coupling * membrane",
                  "adaptation = ((1.0 - adaptation_decay) * coupling * (membrane - "
-                 "self.refractory(membrane * spikes if self.reset_val is None "
+                 "self.apply_stop_reset_grad(membrane * spikes if self.reset_val is None "
                  "else self.reset_val * spikes))"),)),
     Mutant("sigma-delta-error-uses-spikes", "SigmaDelta's error subtracts S instead of s",
            ["SigmaDelta"],

@@ -257,7 +257,3 @@ def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0
         samples=times,
         io_bytes=prepared.io_bytes,
     )
-
-
-def as_numpy(tree):
-    return jax.tree_util.tree_map(np.asarray, tree)

@@ -11,80 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .forward import LayerCarry, default_forward_fn
-from .graph import GraphStructure
+from .graph import GraphStructure, is_int as _is_int
 from .layers.compound import receives_input_list
 from .layers.stateful import StatefulLayer
 from .shapes import concatenated_shape, evaluate_layer, input_parts
-
-
-# -- GraphStructure (SPEC.md §4) ---------------------------------------------------------
-
-def _as_id_lists(field_name: str, value, num_layers: int) -> Tuple[Tuple[int, ...], ...]:
-    try:
-        rows = [tuple(row) for row in value]
-    except TypeError:
-        raise ValueError(f"GraphStructure.{field_name} must be a sequence of sequences "
-                         f"of ints, one per layer; got {value!r}") from None
-    if len(rows) != num_layers:
-        raise ValueError(f"GraphStructure.{field_name} has {len(rows)} entries but "
-                         f"num_layers is {num_layers}: give one list per layer.")
-    for index, row in enumerate(rows):
-        for item in row:
-            if not _is_int(item):
-                raise ValueError(f"GraphStructure.{field_name}[{index}] contains "
-                                 f"{item!r}, which is not an int.")
-    # NumPy integers (a config's arithmetic) are ints, stored as Python ints.
-    return tuple(tuple(int(item) for item in row) for row in rows)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def checked_num_layers(num_layers) -> int:
-    """`num_layers` as a positive Python int (a NumPy integer is accepted)."""
-    if not _is_int(num_layers) or num_layers < 1:
-        raise ValueError(f"GraphStructure.num_layers must be a positive int, got {num_layers!r}")
-    return int(num_layers)
-
-
-def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_connectivity):
-    """`GraphStructure`'s fields as tuples, or a `ValueError` naming the field and index."""
-    num_layers = checked_num_layers(num_layers)
-    input_layer_ids = _as_id_lists("input_layer_ids", input_layer_ids, num_layers)
-    connectivity = _as_id_lists("input_connectivity", input_connectivity, num_layers)
-    try:
-        final_layer_ids = tuple(final_layer_ids)
-    except TypeError:
-        raise ValueError("GraphStructure.final_layer_ids must be a sequence of "
-                         f"layer ids, got {final_layer_ids!r}") from None
-    if not final_layer_ids:
-        raise ValueError("GraphStructure.final_layer_ids is empty: name at least "
-                         "one layer whose output the model returns.")
-    for position, layer_id in enumerate(final_layer_ids):
-        if not _is_int(layer_id) or not 0 <= layer_id < num_layers:
-            raise ValueError(f"GraphStructure.final_layer_ids[{position}] = {layer_id!r} "
-                             f"is not a layer id in [0, {num_layers}).")
-    final_layer_ids = tuple(int(layer_id) for layer_id in final_layer_ids)
-    for layer, sources in enumerate(connectivity):
-        for source in sources:
-            if not 0 <= source < num_layers:
-                raise ValueError(f"GraphStructure.input_connectivity[{layer}] refers to "
-                                 f"layer {source}, outside [0, {num_layers}).")
-    for layer, external in enumerate(input_layer_ids):
-        for input_id in external:
-            if input_id < 0:
-                raise ValueError(f"GraphStructure.input_layer_ids[{layer}] refers to "
-                                 f"external input {input_id}; ids start at 0.")
-    if not any(input_layer_ids):
-        raise ValueError("GraphStructure.input_layer_ids feeds no external input to "
-                         "any layer: at least one layer must read an external input.")
-    for layer in range(num_layers):
-        if not connectivity[layer] and not input_layer_ids[layer]:
-            raise ValueError(f"GraphStructure: layer {layer} has no input at all "
-                             f"(input_connectivity[{layer}] and input_layer_ids[{layer}] "
-                             "are both empty).")
-    return input_layer_ids, final_layer_ids, connectivity
 
 
 # -- StatefulModel's constructor and init_state (SPEC.md §4, §4.2) ------------------------

@@ -330,9 +330,6 @@ def _make_adapter(draw_plan=False, **model_options):
 # The default: every run draws its execution plan (`draw_plan`: step or graph
 # schedule, checkpoint or not, unroll 1-3), so the conformance rows check them all.
 adapter = _make_adapter(draw_plan=True)
-# StatefulModel's own choice (the graph schedule for straight-through networks
-# with a time-parallel layer, the step scan otherwise).
-auto_adapter = _make_adapter()
 # The readable step-by-step scan, for every forward function.
 step_adapter = _make_adapter(schedule="step")
 # The graph schedule on every straight-through network, hoistable or not

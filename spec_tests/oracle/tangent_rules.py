@@ -31,11 +31,6 @@ def maximum_pair(value, tangent, other):
     return np.maximum(value, other), tangent * tie_weight(value > other, value == other)
 
 
-def minimum_pair(value, tangent, other):
-    """min(v, c) for a constant c: (min, tangent * share of v)."""
-    return np.minimum(value, other), tangent * tie_weight(value < other, value == other)
-
-
 def clamp_pair(low, value, tangent, high):
     """clamp(lo, v, hi) = min(max(v, lo), hi) and its tangent: v's tangent
     strictly inside (lo, hi), zero on a bound and outside."""

@@ -33,7 +33,7 @@ class SimpleIAF(SpikingLayer):
         membrane = (membrane - self.leak) + synaptic_input
         spikes = self.spike_fn(membrane - self.threshold)
         reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
-        membrane = membrane - self.refractory(reset)
+        membrane = membrane - self.apply_stop_reset_grad(reset)
         return [membrane, spikes], spikes
 
 
@@ -69,6 +69,6 @@ class IAF(SpikingLayer):
         synaptic_current = current_decay * synaptic_current + (1.0 - current_decay) * synaptic_input
         spikes = self.spike_fn(membrane - self.threshold)
         reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
-        membrane = membrane - self.refractory(reset)
+        membrane = membrane - self.apply_stop_reset_grad(reset)
         return [membrane, synaptic_current, spikes], spikes
 

@@ -42,7 +42,7 @@ class SimpleLIF(SpikingLayer):
             reset = membrane * spikes
         else:
             reset = jax.nn.softplus(self.reset_val) * spikes
-        membrane = membrane - self.refractory(reset)
+        membrane = membrane - self.apply_stop_reset_grad(reset)
         return [membrane, spikes], spikes
 
 
@@ -81,7 +81,7 @@ class LIF(SpikingLayer):
 
     def after_reset(self, membrane: Array, previous_spikes: Array) -> Array:
         """`V - R(reset_term)`: the membrane once the previous spikes reset it."""
-        return membrane - self.refractory(self.reset_term(membrane, previous_spikes))
+        return membrane - self.apply_stop_reset_grad(self.reset_term(membrane, previous_spikes))
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, synaptic_current, previous_spikes = state
@@ -156,5 +156,5 @@ class AdaptiveLIF(SpikingLayer):
         adaptation = ((1.0 - adaptation_decay) * coupling * membrane
                       + adaptation_decay * adaptation - step * lax.stop_gradient(spikes))
         reset = membrane * spikes if self.reset_val is None else self.reset_val * spikes
-        membrane = membrane - self.refractory(reset)
+        membrane = membrane - self.apply_stop_reset_grad(reset)
         return [membrane, adaptation, spikes], spikes

@@ -7,11 +7,8 @@ import numpy as np
 from jax import Array
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
+from ..graph import is_int as _is_int
 from .spiking import check_threshold_and_spike_fn
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _as_tuple(value) -> tuple:

@@ -136,6 +136,6 @@ class SpikingLayer(StatefulLayer):
         self.reset_val = reset_val if reset_val is None or _is_python_number(reset_val) \
             else jnp.asarray(reset_val, dtype=float)
 
-    def refractory(self, reset_term: Array) -> Array:
+    def apply_stop_reset_grad(self, reset_term: Array) -> Array:
         """`R(v)`: the reset term, stop-gradiented when `stop_reset_grad`."""
         return lax.stop_gradient(reset_term) if self.stop_reset_grad else reset_term

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
+from ..graph import is_int as _is_int
+
 StateShape = Union[Sequence[int], int]
 StatefulOutput = Tuple[Any, Array]
 
@@ -96,10 +98,6 @@ def warn_ignored_arguments(owner: str, arguments: dict) -> None:
     if arguments:
         warn_user(f"{owner}: ignoring unknown argument(s) {sorted(arguments)}, as "
                   "upstream SNNAX ignores them.")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def checked_shape(shape, owner: str, field: str = "shape") -> Tuple[int, ...]:
