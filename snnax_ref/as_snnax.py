@@ -17,6 +17,7 @@ is untouched for every other process (SPEC.md §11).
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
 import pkgutil
 import runpy
 import sys
@@ -104,6 +105,8 @@ def main(argv=None) -> None:
         sys.argv = argv[1:]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     else:
+        if not os.path.isfile(argv[0]):
+            raise SystemExit(f"python -m snnax_ref.as_snnax: no script {argv[0]!r}\n{usage}")
         sys.argv = argv
         runpy.run_path(argv[0], run_name="__main__")
 

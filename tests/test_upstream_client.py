@@ -107,6 +107,9 @@ def test_the_alias_runs_a_script_and_a_module_as_snnax_client_code(tmp_path):
                                env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert by_module.returncode == 0, by_module.stderr
     assert by_module.stdout.strip().endswith("['b']")
+    missing = subprocess.run([sys.executable, "-m", "snnax_ref.as_snnax", "no_such_script.py"],
+                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert missing.returncode != 0 and "no script 'no_such_script.py'" in missing.stderr
 
 
 def test_gen_feed_forward_struct_is_upstreams_chain():
