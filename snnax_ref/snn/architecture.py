@@ -119,10 +119,10 @@ class StatefulModel(eqx.Module):
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, StatefulLayer):
                 # As upstream: the layer applied to its initial input (SPEC.md §4.2).
-                parts = [carries[j].output if carries[j] is not None
-                         else jnp.zeros(output_shapes[j], dtype)
-                         for j in struct.input_connectivity[i]]
-                parts += [jnp.zeros(input_shapes[k], dtype) for k in struct.input_layer_ids[i]]
+                parts = struct.layer_inputs(
+                    i, lambda j: (carries[j].output if carries[j] is not None
+                                  else jnp.zeros(output_shapes[j], dtype)),
+                    lambda k: jnp.zeros(input_shapes[k], dtype))
                 output = call_layer(layer, None, combine_inputs(layer, parts), keys[i])[1]
                 carries[i] = LayerCarry(None, output)
         return carries

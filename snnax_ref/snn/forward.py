@@ -38,16 +38,12 @@ def combine_inputs(layer, inputs: Sequence[Array]):
     return jnp.concatenate(inputs, axis=0)
 
 
-def external_inputs(struct: GraphStructure, layer_id: int, step_inputs) -> List[Array]:
-    return [step_inputs[input_id] for input_id in struct.input_layer_ids[layer_id]]
-
-
 def _graph_step(layers, struct, key, carry, step_inputs, reads_this_step):
     new_carry = list(carry)
     for i, (layer, key_i) in enumerate(zip(layers, layer_keys(key, len(layers)))):
-        connected = [new_carry[j].output if reads_this_step(j, i) else carry[j].output
-                     for j in struct.input_connectivity[i]]
-        inputs = connected + external_inputs(struct, i, step_inputs)
+        inputs = struct.layer_inputs(
+            i, lambda j: (new_carry if reads_this_step(j, i) else carry)[j].output,
+            lambda k: step_inputs[k])
         new_carry[i] = LayerCarry(*call_layer(layer, carry[i].state,
                                               combine_inputs(layer, inputs), key_i))
     return new_carry, [new_carry[f].output for f in struct.final_layer_ids]

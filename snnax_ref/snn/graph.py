@@ -65,6 +65,14 @@ class GraphStructure:
                                fields):
             object.__setattr__(self, name, value)
 
+    def layer_inputs(self, layer: int, from_layer, from_input) -> list:
+        """What `layer` reads, in concatenation order (SPEC.md §4.3): `from_layer(j)` for
+        each connected layer `j` of `input_connectivity[layer]`, then `from_input(k)` for
+        each external input `k` of `input_layer_ids[layer]`. Every path that feeds a
+        layer (a step, the graph schedule, shape inference, init_state) asks this."""
+        return ([from_layer(j) for j in self.input_connectivity[layer]]
+                + [from_input(k) for k in self.input_layer_ids[layer]])
+
     @property
     def num_inputs(self) -> int:
         """The number of external inputs: one more than the largest id used."""

@@ -228,12 +228,10 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
             return sequence_of[source]
         return jnp.concatenate([carry[source].output[None], sequence_of[source][:-1]])
 
-    def externals(i: int):
-        return [sequences[k] for k in struct.input_layer_ids[i]]
-
     for parallel, scanned in stages:
         for i in parallel:
-            inputs = [read_sequence(j, i) for j in struct.input_connectivity[i]] + externals(i)
+            inputs = struct.layer_inputs(i, lambda j: read_sequence(j, i),
+                                         lambda k: sequences[k])
             outputs = all_steps_at_once(layers[i], inputs, None if keys is None else keys[:, i])
             sequence_of[i] = outputs
             new_carry[i] = LayerCarry(None, outputs[-1])
@@ -243,18 +241,14 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
         inside = set(scanned)
         # Per layer, in concatenation order: ("carry", j) or ("sequence", position).
         outside_sequences, plans = [], {}
+        def from_outside(sequence):
+            outside_sequences.append(sequence)
+            return ("sequence", len(outside_sequences) - 1)
+
         for i in scanned:
-            plan = []
-            for j in struct.input_connectivity[i]:
-                if j in inside:
-                    plan.append(("carry", j))
-                else:
-                    plan.append(("sequence", len(outside_sequences)))
-                    outside_sequences.append(read_sequence(j, i))
-            for x in externals(i):
-                plan.append(("sequence", len(outside_sequences)))
-                outside_sequences.append(x)
-            plans[i] = plan
+            plans[i] = struct.layer_inputs(
+                i, lambda j: ("carry", j) if j in inside else from_outside(read_sequence(j, i)),
+                lambda k: from_outside(sequences[k]))
         stacked = [i for i in scanned if i in needed]
 
         if scanned[0] in fused and num_steps > 0:

@@ -27,9 +27,8 @@ def _layer_name(layers, index: int) -> str:
 def input_parts(struct: GraphStructure, index: int, output_shapes: Dict[int, Shape],
                 input_shapes: Sequence[Shape]) -> List[Tuple[str, Optional[Shape]]]:
     """`(name, shape)` of each input of layer `index`, in concatenation order."""
-    parts = [(f"layer {j}", output_shapes.get(j)) for j in struct.input_connectivity[index]]
-    parts += [(f"external input {k}", input_shapes[k]) for k in struct.input_layer_ids[index]]
-    return parts
+    return struct.layer_inputs(index, lambda j: (f"layer {j}", output_shapes.get(j)),
+                               lambda k: (f"external input {k}", input_shapes[k]))
 
 
 def _describe(parts) -> str:
