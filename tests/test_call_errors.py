@@ -91,8 +91,8 @@ def test_input_batch_of_a_narrower_real_dtype_is_cast_to_the_states(model, state
     """Upstream's arithmetic promotes an integer spike train to the state's
     float dtype; casting first computes exactly that (SPEC.md §4.5)."""
     spikes = (jnp.arange(2 * 3).reshape(2, 3) % 2).astype(dtype)
-    final, (outputs,) = model(states, spikes, None)
-    expected_final, (expected,) = model(states, spikes.astype(jnp.float32), None)
+    _, (outputs,) = model(states, spikes, None)
+    _, (expected,) = model(states, spikes.astype(jnp.float32), None)
     assert outputs.dtype == jnp.float32 and jnp.array_equal(outputs, expected)
     with pytest.raises(ValueError, match=r"input_batch\[0\].*real numbers"):
         model(states, jnp.ones((2, 3), jnp.complex64), None)

@@ -591,7 +591,6 @@ def test_spiking_pools_pass_use_ceil_on_to_equinoxs_pooling():
     """Upstream passes its extra arguments on to equinox's pool (SPEC.md §3.11)."""
     x = jnp.arange(2 * 5 * 5, dtype=float).reshape(2, 5, 5) / 10.0
     ceil = snn.SpikingMaxPool2d(2, 2, use_ceil=True, threshold=2.0)
-
     pooled = eqx.nn.MaxPool2d(2, 2, use_ceil=True)(x)
     assert ceil(x).shape == pooled.shape == (2, 3, 3)
     assert jnp.array_equal(ceil(x), jnp.where(pooled >= 2.0, 1.0, 0.0))
@@ -634,3 +633,16 @@ def test_unknown_arguments_of_simple_lif_and_spike_counter_are_ignored_with_a_wa
         snn.SpikeCounter((3,), threshold=1.0)
     with pytest.raises(TypeError):
         snn.LIF([0.9, 0.8], tau=3.0)   # upstream's LIF takes no **kwargs either
+
+
+def test_a_requires_state_layer_is_called_as_a_stateless_layer():
+    """Upstream's `RequiresStateLayer` base carries no state (SPEC.md §3.11)."""
+    class Doubler(snn.layers.stateful.RequiresStateLayer):
+        def __call__(self, x, *, key=None):
+            return 2.0 * x
+
+    model = snn.Sequential(Doubler(), snn.SpikeCounter())
+    states = model.init_state((3,))
+    assert states[0].state is None
+    _, (counts,) = model(states, jnp.ones((4, 3)), None)
+    assert jnp.array_equal(counts, jnp.full((4, 3), 2.0))
