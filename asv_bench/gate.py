@@ -8,13 +8,15 @@ regression. The gate instead measures both commits side by side, in one run:
    exported into a scratch folder; snnax_ref is pure Python, so the folder on
    ``sys.path`` is the install;
 2. one worker process per commit builds workload (a), ``Linear(n, n)`` + LIF,
-   batch 16, T = 500, float32, with that commit's snnax_ref (documented API
-   only, so any commit can be measured), compiles the forward+backward pass
-   (gradient of the summed spikes with respect to every parameter), checks
-   its spikes against the other commit's, and waits;
+   batch 16, T = 500, float32, as the asv suite defines it
+   (``benchmarks/workloads.py``, documented API only, so any commit can be
+   measured) with that commit's snnax_ref, compiles the forward+backward
+   pass (gradient of the summed spikes with respect to every parameter),
+   checks its spikes against the other commit's, and waits;
 3. in every round each worker in turn (the order alternating) times a few
-   calls of the pass and of its two GEMMs (the floor: ``(B·T × n) @ (n × n)``
-   and the weight gradient's ``(n × B·T) @ (B·T × n)``), interleaved, and
+   calls of the pass and of its two GEMMs (the floor,
+   ``workloads.linear_lif_floor``: ``(B·T × n) @ (n × n)`` and the weight
+   gradient's ``(n × B·T) @ (B·T × n)``), interleaved, and
    reports the round's *floor ratio*, median pass time / median floor time.
    The idle worker blocks on its input, so the two never run at once;
 4. the slowdown is the median over rounds of HEAD's ratio / BASE's ratio. The gate
@@ -62,50 +64,31 @@ class GateError(Exception):
 
 def _worker(tree: str, n: int, batch: int, steps: int, schedule: Optional[str],
             calls: int) -> None:
-    sys.path.insert(0, tree)
-    import equinox as eqx
+    # The tree under test provides snnax_ref; this checkout's suite (asv_bench/
+    # benchmarks, imported as asv imports it) provides workload (a) and its floor.
+    sys.path[:0] = [tree, str(HERE)]
     import jax
-    import jax.numpy as jnp
     import numpy as np
+    from benchmarks import common, workloads
 
     import snnax_ref
-    from snnax_ref import snn
 
     if not Path(snnax_ref.__file__).resolve().is_relative_to(Path(tree).resolve()):
         raise GateError(f"snnax_ref imported from {snnax_ref.__file__}, not from {tree}")
 
-    key = jax.random.PRNGKey(0)
-    kw, kx = jax.random.split(key)
-    options = {} if schedule is None else {"schedule": schedule}
-    linear = eqx.nn.Linear(n, n, key=kw)
-    model = snn.Sequential(linear, snn.LIF(), **options)
-    state = model.init_state((n,), key=key)
-    inputs = 80.0 * jax.random.normal(kx, (batch, steps, n), jnp.float32)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
+    workload = workloads.linear_lif(n, batch, steps,
+                                    **({} if schedule is None else {"schedule": schedule}))
+    forward_backward = workload.prepare("forward_backward").run   # compiled, warmed up
+    floor = common.gemm_runner(workload.gemms("forward_backward"))
+    floor()
+    forward, forward_args = workload.forward_fn()
+    out = np.asarray(jax.jit(forward)(*forward_args)[0])
 
-    def spikes(params, inputs):
-        m = eqx.combine(params, static)
-        return jax.vmap(lambda xs: m(state, xs, key=None)[1][0])(inputs)
-
-    def loss(params, inputs):
-        return jnp.sum(spikes(params, inputs))
-
-    forward_backward = jax.jit(jax.value_and_grad(loss)).lower(params, inputs).compile()
-    forward = jax.jit(spikes).lower(params, inputs).compile()
-    rows = batch * steps
-    ka, kb = jax.random.split(jax.random.PRNGKey(1))
-    activations = jax.random.normal(ka, (rows, n), jnp.float32)
-    weight = jax.random.normal(kb, (n, n), jnp.float32)
-    floor = jax.jit(lambda a, w: (a @ w, a.T @ a)).lower(activations, weight).compile()
-
-    def timed(fn, *args):
+    def timed(fn):
         start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
+        fn()
         return time.perf_counter() - start
 
-    timed(forward_backward, params, inputs)
-    timed(floor, activations, weight)
-    out = np.asarray(forward(params, inputs))
     digest = {"spikes_sum": float(out.sum()), "spikes_first": out.reshape(-1)[:64].tolist(),
               "spike_rate": float(out.mean())}
     print(json.dumps({"ready": True, "snnax_ref": snnax_ref.__file__, **digest}), flush=True)
@@ -114,8 +97,8 @@ def _worker(tree: str, n: int, batch: int, steps: int, schedule: Optional[str],
             break
         model_times, floor_times = [], []
         for _ in range(calls):
-            model_times.append(timed(forward_backward, params, inputs))
-            floor_times.append(timed(floor, activations, weight))
+            model_times.append(timed(forward_backward))
+            floor_times.append(timed(floor))
         print(json.dumps({"model": model_times, "floor": floor_times}), flush=True)
 
 
@@ -181,7 +164,7 @@ def start_worker(label: str, tree: Path, args) -> Worker:
         command += ["--schedule", args.schedule]
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if not args.system_allocator:
-        from asv_bench.benchmarks import allocator
+        from asv_bench import allocator
         environment.update(allocator.ENVIRONMENT)   # both workers alike: allocator.py
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(),
@@ -256,7 +239,7 @@ def main(argv=None) -> int:
     parser.add_argument("--system-allocator", action="store_true",
                         help="leave the workers' malloc as it is (by default it keeps freed "
                              "memory, so page faults are not timed: "
-                             "asv_bench/benchmarks/allocator.py)")
+                             "asv_bench/allocator.py)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -264,8 +247,7 @@ def main(argv=None) -> int:
         return 0
     if args.base is None or args.head is None:
         parser.error("BASE and HEAD are required")
-    from asv_bench.benchmarks import machine   # the driver's import; workers have no repo
-
+    from asv_bench import machine   # the driver's import; workers have no repo
     print(f"gate: workload (a) n={args.n} B={args.batch} T={args.steps} forward+backward, "
           f"float32; factor {args.factor}; {args.rounds} rounds x {args.calls} calls; "
           f"processor: {machine.processor()}, {os.cpu_count()} cpus; allocator: "

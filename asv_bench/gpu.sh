@@ -14,9 +14,10 @@
 #    SNNAX when .device/upstream/src or $SNNAX_UPSTREAM_PATH holds it, and the
 #    GPU's own GEMM floor, at n = 2048, 4096, 16384, forward and
 #    forward+backward, in alternating rounds in one process;
-# 3. asv: GemmFloor, then LinearLIFTrack (the floor-ratio tracks), saved under
+# 3. asv: GemmFloor, then LinearLIF's track_ benchmarks (the floor-ratio
+#    tracks; their setup_cache measures every size once), saved under
 #    $OUT/asv-results for this commit, each run time-boxed by ASV_SECONDS (240;
-#    LinearLIFTrack's five sizes took about 230 s on an H100);
+#    the five sizes took about 230 s on an H100);
 # 4. writes $OUT/gpu-table.md (device, JAX version, the table) and
 #    $OUT/peers.json.
 #
@@ -27,6 +28,9 @@ mkdir -p "${OUT:-gpu-out}"
 out="$(cd "${OUT:-gpu-out}" && pwd)"
 py="${PYTHON:-python}"
 start=$SECONDS
+# asv's benchmark processes keep freed memory (asv_bench/allocator.py; not under
+# SNNAX_BENCH_SYSTEM_ALLOCATOR=1): glibc reads these variables when they start.
+eval "$("$py" "asv_bench/allocator.py")"
 
 if ! "$py" -c "import equinox, asv" 2>/dev/null; then
     # One wheel at a time: a wheel built for another Python (pyyaml) must not
@@ -65,7 +69,7 @@ if [[ "${SKIP_PEERS:-0}" != 1 ]]; then
     echo "peers: $((SECONDS - start)) s so far"
 fi
 
-echo "== asv: GemmFloor, LinearLIFTrack"
+echo "== asv: GemmFloor, LinearLIF.track_*"
 (
     cd asv_bench
     # SNNAX_COMMIT names the commit this tree is (a copy may lack its .git).
@@ -83,7 +87,7 @@ echo "== asv: GemmFloor, LinearLIFTrack"
     "$py" -m asv machine --yes --machine "gpu-$(hostname)" >/dev/null
     # One asv run per benchmark class: asv saves a run's results when it ends,
     # so a time box that cuts the second run keeps the first's.
-    for bench in GemmFloor LinearLIFTrack; do
+    for bench in GemmFloor 'LinearLIF\.track_'; do
         ASV_PYTHONPATH="$(cd .. && pwd)" timeout "${ASV_SECONDS:-240}" "$py" -m asv run \
             -E existing --set-commit-hash "$commit" --machine "gpu-$(hostname)" \
             --bench "$bench" --show-stderr 2>&1 | tail -40

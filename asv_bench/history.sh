@@ -20,6 +20,7 @@
 #   ASV_MACHINE    machine name (default: <hostname>-<jax backend>-<device kind>)
 #   ASV_RUN_ARGS   extra `asv run` arguments, e.g. "--bench LinearLIF --show-stderr"
 #   SNNAX_BENCH_SMALL=1  smallest size of each benchmark (a quick history)
+#   SNNAX_BENCH_SYSTEM_ALLOCATOR=1  glibc's default malloc (asv_bench/allocator.py)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +28,9 @@ repo="$(git -C "$here" rev-parse --show-toplevel)"
 py="${PYTHON:-python}"
 conf="$here/asv.conf.json"
 spec="${1:-5}"
+# asv's benchmark processes keep freed memory (asv_bench/allocator.py; not under
+# SNNAX_BENCH_SYSTEM_ALLOCATOR=1): glibc reads these variables when they start.
+eval "$("$py" "$here/allocator.py")"
 
 if [[ "$spec" =~ ^[0-9]+$ ]]; then
     commits="$(git -C "$repo" rev-list --reverse --max-count="$spec" HEAD)"

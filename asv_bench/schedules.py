@@ -108,8 +108,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
-    from asv_bench.peers.harness import environment
+    from asv_bench import allocator
+    from asv_bench.machine import environment
 
+    allocator.keep_freed_memory()   # before JAX starts (SNNAX_BENCH_SYSTEM_ALLOCATOR=1: not)
     env = environment()
     print("environment: " + json.dumps(env))
     rows = []

@@ -1,14 +1,15 @@
 """Meta-tests of the asv suite: every benchmark is well formed, cheaply.
 
 Nothing big is compiled here: the definitions are checked the way ``asv
-check`` does (and more strictly), and the workload builders are exercised at
-toy sizes.
+check`` does (and more strictly), and the workload builders and a workload
+class are exercised at toy sizes.
 """
 
 import importlib
-import json
 import inspect
+import json
 import os
+import pickle
 import pkgutil
 import sys
 
@@ -16,8 +17,8 @@ import numpy as np
 import pytest
 
 import asv_bench.benchmarks as suite_pkg
-from asv_bench.benchmarks import common, workloads
-from asv_bench.peers import harness
+from asv_bench.benchmarks import common, suite, workloads
+from asv_bench.peers import harness, impls
 
 PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 BENCH_DIR = os.path.dirname(suite_pkg.__file__)
@@ -44,14 +45,57 @@ def _benchmark_classes():
 
 CLASSES = _benchmark_classes()
 IDS = [name for name, _, _ in CLASSES]
+WORKLOADS = [(name, cls) for name, cls, _ in CLASSES if issubclass(cls, suite._Workload)]
 
 
 def test_suite_has_every_workload():
     names = {name.split(".")[-1] for name in IDS}
-    for expected in ("LinearLIF", "LinearLIFTrack", "ConvSNN", "ConvSNNTrack",
-                     "RecurrentGraph", "RecurrentGraphTrack", "ScalingT", "ScalingTTrack",
-                     "ScalingN", "ScalingNTrack", "GemmFloor"):
-        assert expected in names, f"benchmark class {expected} is missing; found {sorted(names)}"
+    assert names == {"LinearLIF", "CheckpointMemory", "ConvSNN", "RecurrentGraph", "ScalingT",
+                     "ScalingN", "GemmFloor", "DataParallel"}, sorted(names)
+
+
+@pytest.mark.parametrize("name,cls", WORKLOADS, ids=[name for name, _ in WORKLOADS])
+def test_one_class_per_workload_times_and_tracks_it(name, cls):
+    """time_ and peakmem_ (their own setup compiles the pass) and every track_
+    (the setup_cache measurement) in the class, with one setup_cache of its own."""
+    methods = {m for m in dir(cls) if m.startswith(PREFIXES)}
+    assert {"time_sequence", "peakmem_sequence", "track_floor_ratio", "track_spike_rate",
+            "track_compile_seconds", "track_xla_memory"} <= methods, sorted(methods)
+    assert "setup_cache" in vars(cls) and cls.setup_cache.timeout == 1800.0
+    assert cls.time_sequence.setup is cls.peakmem_sequence.setup is suite._compile
+    assert cls.param_names == ["device", *cls.axes, "pass"]
+
+
+def test_a_workload_class_needs_its_own_setup_cache():
+    with pytest.raises(TypeError, match="setup_cache"):
+        type("Inherited", (suite._Workload,), {"axes": {"n": [8]}})
+
+
+def _toy(n, steps):
+    return workloads.linear_lif(n, batch=2, steps=steps)
+
+
+def test_a_workload_class_runs_as_asv_runs_it(monkeypatch):
+    """setup_cache (pickled, as asv stores it), then the timed benchmark's own
+    setup and call, then a track_ reading the measurement, at a toy size."""
+    monkeypatch.setattr(common, "SMOKE", True)
+
+    class Toy(suite._Workload):
+        axes = dict(n=[8], T=[5])
+
+        def setup_cache(self):
+            return self.measure_all(_toy)
+
+    toy = Toy()
+    cache = pickle.loads(pickle.dumps(toy.setup_cache()))
+    for params in [(common.DEVICE, 8, 5, p) for p in Toy.passes]:
+        suite._compile(cache, *params)
+        toy.time_sequence(cache, *params)
+        assert toy.track_floor_ratio(cache, *params) > 0
+        assert 0 < toy.track_spike_rate(cache, *params) < 1
+    cache[suite._key(params)] = dict(error="Traceback: boom")
+    with pytest.raises(RuntimeError, match="boom"):
+        toy.track_compile_seconds(cache, *params)
 
 
 @pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
@@ -75,53 +119,16 @@ def test_params_and_param_names_agree(name, cls, methods):
 
 
 @pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
-def test_methods_take_every_parameter(name, cls, methods):
-    has_cache = "setup_cache" in dir(cls)
-    if has_cache:
-        assert "setup_cache" in vars(cls), (
-            f"{name}: setup_cache must be defined in the class itself; an inherited one "
-            "shares its asv cache key with every other class that inherits it")
-    expected = len(cls.params) + (1 if has_cache else 0)
-    for method in methods + ["setup"]:
-        fn = getattr(cls, method, None)
-        if fn is None:
-            continue
-        sig = inspect.signature(fn)
-        positional = [p for p in sig.parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]  # self
-        varargs = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
-        if varargs:
-            assert len(positional) <= expected, f"{name}.{method}: too many parameters"
-        else:
-            assert len(positional) == expected, (
-                f"{name}.{method} takes {len(positional)} arguments, the benchmark passes "
-                f"{expected} ({'cache + ' if has_cache else ''}{cls.param_names})")
-
-
-@pytest.mark.parametrize("name,cls,methods", CLASSES, ids=IDS)
-def test_tracks_have_units_and_classes_have_versions(name, cls, methods):
-    for method in methods:
-        if method.startswith("track_"):
-            unit = getattr(getattr(cls, method), "unit", None)
-            assert isinstance(unit, str) and unit and unit != "unit", (
-                f"{name}.{method} has no unit")
+def test_classes_have_versions(name, cls, methods):
     assert isinstance(getattr(cls, "version", None), str), (
         f"{name}: set a version string, so that a cosmetic edit keeps the history")
     assert getattr(cls, "number", None) == 1, f"{name}: JAX calls are timed one at a time"
 
 
-def test_timed_and_tracked_classes_pair_up():
-    by_name = {name: cls for name, cls, _ in CLASSES}
-    for name, cls in by_name.items():
-        if name.endswith("Track"):
-            timed = by_name.get(name[:-len("Track")])
-            assert timed is not None, f"{name} has no timed class"
-            assert timed.params == cls.params and timed.param_names == cls.param_names, (
-                f"{name} and its timed class have different params")
-
-
 def test_asv_runner_accepts_every_benchmark():
-    """asv's own discovery and argument check (what ``asv check`` runs)."""
+    """asv's own discovery and argument check (what ``asv check`` runs: the
+    arguments of setup_cache, of every setup, a method's own included, and of
+    the benchmark), and a unit for every track_."""
     from asv_runner.discovery import disc_benchmarks
     parent = os.path.dirname(BENCH_DIR)
     sys.path.insert(0, parent)
@@ -172,6 +179,14 @@ def test_linear_lif_floor_is_the_issue_definition():
     assert w.gemms("forward") == [(15, 8, 8)]
     assert w.gemms("forward_backward") == [(15, 8, 8), (8, 15, 8)]
     assert w.neuron_updates == 3 * 5 * 8
+
+
+def test_the_peers_run_the_suites_workload_a():
+    w = workloads.linear_lif(8, batch=3, steps=5)
+    problem = impls.make_problem(8, batch=3, steps=5)
+    assert problem.floor == {p: w.gemms(p) for p in ("forward", "forward_backward")}
+    np.testing.assert_array_equal(problem.W, w.model.layers[0].weight)
+    np.testing.assert_array_equal(problem.x, w.inputs)
 
 
 def test_random_graph_has_feedback_and_self_loops():

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 GIT = ["git", "-c", "user.name=history-test", "-c", "user.email=history@test",

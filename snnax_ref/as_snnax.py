@@ -78,7 +78,7 @@ def install() -> None:
             "anything imports SNNAX, e.g. `python -m snnax_ref.as_snnax script.py`.")
     sys.modules[ALIAS] = snnax_ref
     for info in pkgutil.walk_packages(snnax_ref.__path__, TARGET + "."):
-        if info.name in _LAZY:
+        if any(info.name == lazy or info.name.startswith(lazy + ".") for lazy in _LAZY):
             continue
         module = importlib.import_module(info.name)
         sys.modules[ALIAS + info.name[len(TARGET):]] = module

@@ -1,21 +1,27 @@
 """pytest wiring of the conformance suite: implementation choice, profiles,
-row selection, seed slices and shards, the shrink budget, known deviations.
+row selection, seed slices and shards, the shrink budget, known deviations,
+and what each test tried for its report row.
 
 An adapter that cannot be loaded is never a silent pass: see
 `pytest_collection_modifyitems`.
 """
 
+import functools
 import os
 
 import pytest
 from hypothesis import seed as hypothesis_seed
-from hypothesis import settings
+from hypothesis import note, settings
+from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
 from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, chosen_impl,
-                       describe_load_error, load_adapter, read_deviations)
+                       describe_load_error, deviation_id, load_adapter, read_deviations)
+from .gradients import GradientsUnsupported
 from .profiles import PROFILE_ENV, register_profiles
-from .report import deviation_id, parse_shard, row_name, shard_units, slice_seed
+from .rows import Recorded, row_name
+from .tools.divergence import plain
+from .tools.shards import parse_shard, shard_units, slice_seed
 
 register_profiles()
 
@@ -37,29 +43,23 @@ _CUT_SHORT = getattr(getattr(_hypothesis_engine, "ExitReason", None),
                      "very_slow_shrinking", None)
 SHRINK_SECONDS = {"ci": 20.0, "thorough": 120.0}
 SHRINK_ENV = "SNNAX_REF_SHRINK_SECONDS"
-SHRINK_CUT_SHORT = "snnax_shrink_cut_short"       # a report's user property
 
 _ADAPTER = pytest.StashKey[tuple]()
+_RECORDED = pytest.StashKey[dict]()
 
 
 # -- seed slices and shards ------------------------------------------------------
 #
-# A *unit* of work is a (row, slice) pair. With `--seeds M` each report row
-# has M slices, 0 .. M-1. Slice 0 is the run as it always was: the profile's
-# own seeding (`ci`: derandomized, so it repeats exactly; `thorough`: random).
-# Slice s >= 1 runs each Hypothesis test of the row with `hypothesis.seed(
+# A *unit* of work is a (row, slice) pair (spec_tests/tools/shards.py). Slice
+# s >= 1 runs each Hypothesis test of the row with `hypothesis.seed(
 # slice_seed(row, s))` (which overrides `derandomize` and turns the example
 # database off), so it draws other networks, the same ones on every machine.
 # Tests without `@given` (the pinned gradient tests) run the same in every slice.
-#
-# The units are numbered in a fixed order: the rows in report order (the order
-# of their first test among the collected, `--rows`-selected tests), and per
-# row its slices 0 .. M-1; unit i = row i // M, slice i % M. `--shard K/N`
-# keeps the units whose number is congruent to K - 1 modulo N. One pytest
-# session runs one slice (`--seed-slice S`): it keeps the tests of the rows
-# whose unit (row, S) is in the shard. `snnax-ref conform --seeds M --shard
-# K/N` runs the sessions for S = 0 .. M-1 one after another. The helpers
-# (`slice_seed`, `units`, `shard_units`, `parse_shard`) live in report.py.
+# The rows are in report order (the order of their first test among the
+# collected, `--rows`-selected tests). One pytest session runs one slice
+# (`--seed-slice S`): it keeps the tests of the rows whose unit (row, S) is in
+# the shard. `snnax-ref conform --seeds M --shard K/N` runs the sessions for
+# S = 0 .. M-1 one after another.
 
 
 def pytest_addoption(parser):
@@ -292,35 +292,81 @@ def _select_shard(config, items):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """In seed slice S >= 1, run a Hypothesis test with the seed of (its row,
-    S), through the public `hypothesis.seed` applied to the `@given` wrapper
-    (`item.obj`), then put the wrapper's own seed and settings back: a
-    parametrised test's function is shared by its rows, and `conform` runs
-    several sessions in one process. Restoring reads and writes the two
-    attributes `hypothesis.seed` sets (`_hypothesis_internal_use_seed`,
-    `_hypothesis_internal_use_settings`); they are Hypothesis internals, like
-    the shrink budget's hook above."""
-    slice_ = getattr(item.config, "snnax_seed_slice", 0)
+    """Run the test; a property the adapter lacks what it needs for
+    (`GradientsUnsupported`) skips it. A Hypothesis test also counts its
+    examples (`_counted`) and, in seed slice S >= 1, runs with the seed of
+    (its row, S), through the public `hypothesis.seed` applied to the
+    `@given` wrapper (`item.obj`); afterwards the wrapper's inner test, seed
+    and settings are put back: a parametrised test's function is shared by
+    its rows, and `conform` runs several sessions in one process. Restoring
+    the seed reads and writes the two attributes `hypothesis.seed` sets
+    (`_hypothesis_internal_use_seed`, `_hypothesis_internal_use_settings`);
+    they are Hypothesis internals, like the shrink budget's hook above.
+    (The inner test, `item.obj.hypothesis.inner_test`, is Hypothesis' public
+    hook for wrapping what runs each example.)"""
     function = getattr(item, "obj", None)
-    if not slice_ or not hasattr(getattr(function, "hypothesis", None), "inner_test"):
-        return (yield)
+    given = getattr(function, "hypothesis", None)
+    if not hasattr(given, "inner_test"):
+        try:
+            return (yield)
+        except GradientsUnsupported as reason:
+            pytest.skip(str(reason))
+    slice_ = getattr(item.config, "snnax_seed_slice", 0)
+    inner = given.inner_test
     saved = (getattr(function, "_hypothesis_internal_use_seed", None),
              getattr(function, "_hypothesis_internal_use_settings", None))
-    hypothesis_seed(slice_seed(row_name(item), slice_))(function)
+    item.stash[_RECORDED] = {Recorded.TRIED: 0, Recorded.FAILED: 0}
+    given.inner_test = _counted(inner, item.stash[_RECORDED], _impl(item.config))
+    if slice_:
+        hypothesis_seed(slice_seed(row_name(item), slice_))(function)
     try:
         return (yield)
     finally:
-        function._hypothesis_internal_use_seed, function._hypothesis_internal_use_settings = saved
+        given.inner_test = inner
+        if slice_:
+            function._hypothesis_internal_use_seed = saved[0]
+            function._hypothesis_internal_use_settings = saved[1]
+
+
+def _counted(inner, recorded: dict, impl: str):
+    """`inner`, counting into `recorded` each example it runs and each that
+    fails; for a failure of a row's check (an error carrying `row_example`,
+    `rows.Row.run_check`), also its message, divergence and replay script,
+    which Hypothesis notes on the example it reports."""
+    @functools.wraps(inner)          # Hypothesis reports the failing example by its name
+    def counted(*args, **kwargs):
+        try:
+            result = inner(*args, **kwargs)
+        except GradientsUnsupported as reason:
+            pytest.skip(str(reason))
+        except UnsatisfiedAssumption:
+            raise
+        except Exception as error:
+            recorded[Recorded.TRIED] += 1
+            recorded[Recorded.FAILED] += 1
+            if hasattr(error, "row_example"):
+                row, example = error.row_example
+                recorded[Recorded.MESSAGE] = f"{type(error).__name__}: {error}"
+                recorded[Recorded.DIVERGENCE] = plain(getattr(error, "divergence", None))
+                recorded[Recorded.REPRO] = row.repro(example, impl)
+                note(recorded[Recorded.REPRO])
+            raise
+        recorded[Recorded.TRIED] += 1
+        return result
+    return counted
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Record, as a user property of the call report, whether Hypothesis
-    stopped shrinking this test's failure at the shrink budget (read from the
-    statistics Hypothesis' pytest plugin leaves on the item)."""
+    """Put on the call report, as user properties (`rows.Recorded`), what the
+    test tried and failed, and whether Hypothesis stopped shrinking its
+    failure at the shrink budget (read from the statistics Hypothesis'
+    pytest plugin leaves on the item)."""
     report = yield
-    if call.when == "call" and report.failed and _CUT_SHORT is not None:
+    if call.when == "call":
+        report.user_properties.extend(item.stash.get(_RECORDED, {}).items())
         statistics = getattr(item, "hypothesis_statistics", "") or ""
-        if f"Stopped because {_CUT_SHORT.value}" in statistics:
-            report.user_properties.append((SHRINK_CUT_SHORT, True))
+        if (report.failed and _CUT_SHORT is not None
+                and f"Stopped because {_CUT_SHORT.value}" in statistics):
+            report.user_properties.append((Recorded.SHRINK_CUT_SHORT, True))
     return report

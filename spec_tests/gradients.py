@@ -31,9 +31,9 @@ from dataclasses import replace
 import numpy as np
 
 from . import oracle
-from .compare import TOLERANCES, Mismatch, Tolerance, comparison_horizon, _check_array
-from .keys import with_dropout_masks
+from .compare import TOLERANCES, Mismatch, Tolerance, _check_array, comparison_horizon
 from .description import LayerSpec, NetworkSpec, RunSpec
+from .keys import with_dropout_masks
 
 # -- parameters as a flat list ----------------------------------------------
 
@@ -101,16 +101,24 @@ def random_direction(run: RunSpec, seed: int):
     return params, inputs
 
 
+def _oracle_tangents(adapter, method: str, run: RunSpec, seed: int):
+    """The run with its dropout masks, the (param, input) direction of
+    `seed`, the oracle's TangentRunResult along it and the number of output
+    rows compared, once `adapter` is seen to have `method`."""
+    run = with_dropout_masks(run, "float64")
+    _require(adapter, method)
+    direction = random_direction(run, seed)
+    expected = oracle.run_with_tangents(
+        run, nested_param_tangents(run.network, direction[0]), direction[1],
+        margin=GRADIENT_TOLERANCE.margin)
+    return run, direction, expected, max(0, comparison_horizon(run, expected) - run.burnin)
+
+
 def check_jvp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
     """The implementation's `jax.jvp` of the outputs along a random direction in
     parameters and inputs equals the oracle's forward-mode tangents."""
-    run = with_dropout_masks(run, "float64")
-    _require(adapter, "jvp")
-    param_direction, input_direction = random_direction(run, seed)
-    expected = oracle.run_with_tangents(
-        run, nested_param_tangents(run.network, param_direction), input_direction,
-        margin=GRADIENT_TOLERANCE.margin)
-    rows = max(0, comparison_horizon(run, expected) - run.burnin)
+    run, (param_direction, input_direction), expected, rows = _oracle_tangents(
+        adapter, "jvp", run, seed)
     outputs, tangents = adapter.jvp(run, param_direction, input_direction, "float64")
     network = run.network
     for position, layer_id in enumerate(network.final_layer_ids):
@@ -124,13 +132,8 @@ def check_jvp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
 def check_vjp_conforms(adapter, run: RunSpec, seed: int = 0) -> None:
     """Reverse mode agrees with the oracle: `<v, J u>` (oracle, forward mode)
     equals `<J^T v, u>` (implementation, `jax.vjp`) for random `u`, `v`."""
-    run = with_dropout_masks(run, "float64")
-    _require(adapter, "vjp")
-    param_direction, input_direction = random_direction(run, seed)
-    expected = oracle.run_with_tangents(
-        run, nested_param_tangents(run.network, param_direction), input_direction,
-        margin=GRADIENT_TOLERANCE.margin)
-    rows = max(0, comparison_horizon(run, expected) - run.burnin)
+    run, (param_direction, input_direction), expected, rows = _oracle_tangents(
+        adapter, "vjp", run, seed)
     rng = np.random.default_rng(seed + 1)
     cotangents = []
     for output in expected.outputs:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from . import oracle
 from dataclasses import replace
 
 import numpy as np
 
+from . import oracle
 from .adapters import Adapter, execute, execute_chunked, load_adapter
 from .compare import TOLERANCES, Mismatch, assert_run_matches
-from .diagnosis import explain, worth_diagnosing
 from .description import RunSpec
 from .keys import with_dropout_masks
-from .report import divergence
+from .tools.diagnosis import explain, worth_diagnosing
+from .tools.divergence import divergence
 
 
 def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> None:
@@ -22,7 +22,7 @@ def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> No
     A Mismatch's message ends with a diagnosis line (`diagnosis.explain`):
     the catalogued alternative semantics that reproduce the implementation.
     Its `divergence` attribute is the report's picture of the first
-    difference (`report.Divergence`), or None."""
+    difference (`tools.divergence.Divergence`), or None."""
     tolerance = TOLERANCES[dtype]
     run = with_dropout_masks(run, dtype)
     expected = oracle.run(run, margin=tolerance.margin)

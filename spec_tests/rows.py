@@ -1,4 +1,6 @@
-"""The rows of a conformance report: what each property generates, in which dtype."""
+"""The rows of a conformance report: what each property generates, in which
+dtype; which row a test belongs to; what a test's call report records for
+its row."""
 
 from __future__ import annotations
 
@@ -6,11 +8,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from .description import DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, STRAIGHT_THROUGH
+from . import oracle
+from .description import DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, STRAIGHT_THROUGH, RunSpec
 from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
                         check_vjp_conforms)
 from .profiles import EXAMPLES
@@ -18,7 +20,7 @@ from .properties import check_chunked_run_conforms, check_conforms, check_confor
 from .strategies import (burnin_runs, chunked_runs, composed_in_graph_runs, concatenation_runs,
                          feedback_runs, final_layer_runs, isolated_runs, random_layer_key_runs,
                          runs, runs_from_states, several_inputs_and_outputs_runs,
-                         straight_through_runs)
+                         straight_through_runs, surrogate_arguments)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,29 @@ class Row:
     examples_factor: float = 1.0
 
     def run_check(self, adapter, example) -> None:
-        (self.check or check_conforms)(adapter, example, self.dtype)
+        """Check `example`; an error raised carries `(self, example)` as its
+        `row_example`, for the failure's replay script (`repro`)."""
+        try:
+            (self.check or check_conforms)(adapter, example, self.dtype)
+        except Exception as error:
+            error.row_example = (self, example)
+            raise
+
+    def repro(self, example, impl: str) -> str:
+        """A script replaying `example` against `impl`: the run, then (for an
+        example `(run, extra)`) the row's own property on it."""
+        from .tools.repro import to_python
+        if isinstance(example, RunSpec):
+            return to_python(example, impl)
+        if not (isinstance(example, tuple) and isinstance(example[0], RunSpec)):
+            return repr(example)
+        run, extra = example
+        check = self.check
+        return (to_python(run, impl)
+                + f"# {self.name}: the row's property, on this run\n"
+                + "from spec_tests.adapters import load_adapter\n"
+                + f"from {check.__module__} import {check.__name__}\n"
+                + f"{check.__name__}(load_adapter({impl!r}), (run, {extra!r}), {self.dtype!r})\n")
 
 
 # One row per documented class and equinox ingredient: that one layer (with its
@@ -75,17 +99,21 @@ def _gradient_runs(isolated_kind=None):
     return st.tuples(generated, st.integers(0, 2**16))
 
 
+def check_jvp_row(adapter, example, dtype="float64"):
+    """`example = (run, seed)`: forward mode along the direction of `seed`."""
+    check_jvp_conforms(adapter, *example)
+
+
+def check_vjp_row(adapter, example, dtype="float64"):
+    """`example = (run, seed)`: reverse mode against the direction of `seed`."""
+    check_vjp_conforms(adapter, *example)
+
+
 GRADIENT_ROWS = [
-    Row("gradient: jvp", _gradient_runs,
-        check=lambda adapter, example, dtype: check_jvp_conforms(adapter, *example),
-        examples_factor=2.0),
-    Row("gradient: vjp", _gradient_runs,
-        check=lambda adapter, example, dtype: check_vjp_conforms(adapter, *example),
-        examples_factor=2.0),
-    Row("gradient: AdaptiveLIF", lambda: _gradient_runs("AdaptiveLIF"),
-        check=lambda adapter, example, dtype: check_jvp_conforms(adapter, *example)),
-    Row("gradient: SRM", lambda: _gradient_runs("SRM"),
-        check=lambda adapter, example, dtype: check_jvp_conforms(adapter, *example)),
+    Row("gradient: jvp", _gradient_runs, check=check_jvp_row, examples_factor=2.0),
+    Row("gradient: vjp", _gradient_runs, check=check_vjp_row, examples_factor=2.0),
+    Row("gradient: AdaptiveLIF", lambda: _gradient_runs("AdaptiveLIF"), check=check_jvp_row),
+    Row("gradient: SRM", lambda: _gradient_runs("SRM"), check=check_jvp_row),
     Row("gradient: frozen parameters",
         lambda: st.lists(st.floats(-2, 2), min_size=1, max_size=4).map(np.asarray),
         check=lambda adapter, values, dtype: check_frozen_parameters_get_no_gradient(
@@ -95,7 +123,7 @@ GRADIENT_ROWS = [
 
 
 def _surrogate_points():
-    from .strategies import surrogate_arguments  # never subnormal (SPEC.md §6)
+    """`(name, beta, x)`, x never subnormal (SPEC.md §6)."""
     return st.tuples(st.sampled_from(["superspike", "sigmoid", "piecewise"]),
                      st.sampled_from([0.5, 1.0, 2.0, 10.0])).flatmap(
         lambda pair: st.tuples(st.just(pair[0]), st.just(pair[1]), surrogate_arguments(pair[1])))
@@ -105,8 +133,6 @@ def _check_surrogate(adapter, example, dtype):
     """The adapter's spike function's derivative at x equals SPEC §1's formula
     (what `test_surrogate_derivative_matches_its_formula` checks, as a row)."""
     import jax
-
-    from . import oracle
     name, beta, x = example
     spike = getattr(adapter.functional, f"{name}_surrogate")(beta)
     with adapter.precision("float64"):
@@ -121,6 +147,40 @@ SURROGATE_ROW = Row("gradient: surrogates", _surrogate_points, check=_check_surr
 ALL_ROWS = {row.name: row for row in
             CLASS_ROWS + GRAPH_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + STATE_ROWS + GRADIENT_ROWS
             + [SURROGATE_ROW]}
+
+# Row of each unparametrised test; a test missing here is its own row.
+UNPARAMETRISED_ROWS = {
+    "test_float32_conforms": "float32",
+    "test_surrogate_derivative_matches_its_formula": "gradient: surrogates",
+    "test_burnin_gives_zero_gradient_before_burnin": "gradient: burn-in",
+    "test_stop_reset_grad_changes_only_the_reset_path": "gradient: pinned semantics",
+    "test_adaptive_lif_spike_term_is_stop_gradiented": "gradient: pinned semantics",
+    "test_srm_refractory_input_is_stop_gradiented": "gradient: pinned semantics",
+    "test_frozen_parameters_get_exactly_zero_gradient": "gradient: pinned semantics",
+}
+
+
+def row_name(item) -> str:
+    """The report row a collected pytest item belongs to: its `row`
+    parameter's, or its function's (`UNPARAMETRISED_ROWS`)."""
+    callspec = getattr(item, "callspec", None)
+    row = callspec.params.get("row") if callspec else None
+    if row is not None and hasattr(row, "name"):
+        return row.name
+    name = getattr(item, "originalname", None) or item.name
+    return UNPARAMETRISED_ROWS.get(name, name)
+
+
+class Recorded:
+    """The user properties a test's call report carries for its row
+    (conftest.py records them; `snnax-ref conform` sums them per row)."""
+
+    TRIED = "snnax_tried"                  # examples run, shrinking included
+    FAILED = "snnax_failed"                # of which failed
+    MESSAGE = "snnax_message"              # the last failure of a row's check: its error,
+    REPRO = "snnax_repro"                  # its replay script,
+    DIVERGENCE = "snnax_divergence"        # its divergence (JSON's form, or None)
+    SHRINK_CUT_SHORT = "snnax_shrink_cut_short"   # shrinking stopped at the shrink budget
 
 
 def row_fails(adapter, row: Row, profile: str = "ci") -> str | None:

@@ -4,58 +4,34 @@ frozen parameters, and the stop-gradients of AdaptiveLIF and SRM (SPEC.md §1,
 §2, §3.7, §3.9, §4.5).
 
 Each property reads as its docstring. Adapters without `jvp` / `vjp` skip
-the network properties with that reason.
+the network properties with that reason (`GradientsUnsupported`, turned into
+a skip by conftest.py, which also records what each test tried).
 """
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from . import oracle
-from .adapters import chosen_impl
 from .description import LayerSpec, NetworkSpec, RunSpec
+from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
+                        check_vjp_conforms)
 from .keys import with_dropout_masks
-from .gradients import GradientsUnsupported, check_jvp_conforms, check_vjp_conforms
-from .report import row as row_stats
-from .repro import to_python
 from .rows import GRADIENT_ROWS
+from .strategies import runs, surrogate_arguments
 
 SURROGATES = {"superspike": "superspike_surrogate", "sigmoid": "sigmoid_surrogate",
               "piecewise": "piecewise_surrogate"}
 
 
-def _run_row(adapter, request, row, example):
-    stats = row_stats(row.name)
-    stats.tried += 1
-    try:
-        row.run_check(adapter, example)
-    except GradientsUnsupported as reason:
-        stats.tried -= 1
-        stats.outcome = "skipped"
-        pytest.skip(str(reason))
-    except Exception as error:
-        stats.failed += 1
-        stats.message = f"{type(error).__name__}: {error}"
-        if isinstance(example, tuple) and isinstance(example[0], RunSpec):
-            impl = chosen_impl(request.config.getoption("--impl"))
-            run, seed = example
-            stats.repro = (to_python(run, impl)
-                           + f"\n# gradient row {row.name!r}: direction seed = {seed}\n")
-        else:
-            stats.repro = repr(example)
-        note(stats.repro)
-        raise
-
-
 @pytest.mark.parametrize("row", GRADIENT_ROWS, ids=[r.name.split(": ")[1] for r in GRADIENT_ROWS])
 @given(data=st.data())
-def test_gradient_conforms(adapter, request, row, data):
+def test_gradient_conforms(adapter, row, data):
     """Along random directions, the implementation's derivatives of every
     generated network equal the oracle's (forward mode), and reverse mode
     satisfies <v, J u> = <J^T v, u> against them."""
-    example = data.draw(row.strategy(), label="example")
-    _run_row(adapter, request, row, example)
+    row.run_check(adapter, data.draw(row.strategy(), label="example"))
 
 
 def _spike_function(adapter, name, beta):
@@ -63,11 +39,6 @@ def _spike_function(adapter, name, beta):
     if functional is None:
         pytest.skip("adapter exposes no functional module")
     return getattr(functional, SURROGATES[name])(beta)
-
-
-def _points(beta):
-    from .strategies import surrogate_arguments  # never subnormal (SPEC.md §6)
-    return surrogate_arguments(beta)
 
 
 @settings(max_examples=60)
@@ -79,9 +50,8 @@ def test_surrogate_derivative_matches_its_formula(adapter, data):
     import jax
     name = data.draw(st.sampled_from(sorted(SURROGATES)), label="surrogate")
     beta = data.draw(st.sampled_from([0.5, 1.0, 2.0, 10.0]), label="beta")
-    x = data.draw(_points(beta), label="x")
+    x = data.draw(surrogate_arguments(beta), label="x")  # never subnormal (SPEC.md §6)
     spike = _spike_function(adapter, name, beta)
-    row_stats("gradient: surrogates").tried += 1
     with adapter.precision("float64"):
         value, derivative = jax.value_and_grad(lambda v: spike(v))(jax.numpy.float64(x))
     assert float(value) == float(oracle.heaviside(np.float64(x))), (name, beta, x, value)
@@ -95,11 +65,9 @@ def test_surrogate_derivative_matches_its_formula(adapter, data):
 def test_burnin_gives_zero_gradient_before_burnin(adapter, data):
     """With burnin > 0, no output depends (in reverse mode) on an input step
     before burnin: those input cotangents are exactly zero."""
-    from .strategies import runs
     if not hasattr(adapter, "vjp"):
         pytest.skip("adapter has no vjp()")
     run = data.draw(runs(max_steps=20).filter(lambda r: r.burnin > 0), label="run")
-    row_stats("gradient: burn-in").tried += 1
     expected = oracle.run(with_dropout_masks(run))   # only the outputs' shapes are used
     cotangents = [np.ones_like(o) for o in expected.outputs]
     _, inputs_bar = adapter.vjp(run, cotangents, "float64")
@@ -183,8 +151,4 @@ def test_srm_refractory_input_is_stop_gradiented(adapter):
 def test_frozen_parameters_get_exactly_zero_gradient(adapter):
     """`init_parameters(..., requires_grad=False)` gives its parameter exactly
     zero gradient; `requires_grad=True` passes it unchanged (SPEC.md §2)."""
-    from .gradients import check_frozen_parameters_get_no_gradient
-    try:
-        check_frozen_parameters_get_no_gradient(adapter, np.asarray([0.5, -1.0, 2.0]))
-    except GradientsUnsupported as reason:
-        pytest.skip(str(reason))
+    check_frozen_parameters_get_no_gradient(adapter, np.asarray([0.5, -1.0, 2.0]))

@@ -1,8 +1,8 @@
 """The fused LIF scan and the time-parallel Linear product equal the readable
 path (SPEC.md §4.6).
 
-`fuse_neurons=True` (the default) runs a graph-schedule stage that scans one
-`LIF`/`LIFSoftReset` layer with `snn/fused.py`; `fuse_neurons=False` scans
+`fuse_lif=True` (the default) runs a graph-schedule stage that scans one
+`LIF`/`LIFSoftReset` layer with `snn/fused.py`; `fuse_lif=False` scans
 the layer's `__call__` and lets JAX differentiate it. On random networks of
 Linear and LIF layers (feedback cycles included, whose LIF layers are
 scanned together and not fused), the two models give the same values bit
@@ -71,7 +71,7 @@ def linear_lif_networks(draw):
 
 def _models(graph, layers):
     fused = snn.StatefulModel(graph, layers)
-    readable = snn.StatefulModel(graph, layers, fuse_neurons=False)
+    readable = snn.StatefulModel(graph, layers, fuse_lif=False)
     assert readable.plan.fused == () and fused.plan.stages == readable.plan.stages
     return fused, readable
 
@@ -107,7 +107,7 @@ def test_fused_lif_scans_equal_the_readable_path_in_value_and_derivative(network
 
         def run(fuse, params, inputs, state):
             model = snn.StatefulModel(graph, eqx.combine(params, layers_static),
-                                      fuse_neurons=fuse == "fused")
+                                      fuse_lif=fuse == "fused")
             return model(state, inputs, key=None)
 
         for a, e in zip(_leaves(run("fused", params, inputs, state)),
@@ -150,7 +150,7 @@ def test_the_fused_scan_is_planned_only_where_its_equations_hold(key):
     assert plan(snn.LIF(stop_reset_grad=False)) == ()
     assert plan(MyLIF()) == ()
     assert plan(snn.LIF(), checkpoint=True) == ()
-    assert plan(snn.LIF(), fuse_neurons=False) == ()
+    assert plan(snn.LIF(), fuse_lif=False) == ()
     self_loop = snn.StatefulModel(snn.GraphStructure(2, [[0], []], [1], [[], [0, 1]]),
                                   [eqx.nn.Linear(3, 3, key=key), snn.LIF()])
     assert self_loop.plan.fused == ()
@@ -163,7 +163,7 @@ def test_a_batch_of_fused_runs_equals_its_samples(key):
     second = eqx.nn.Linear(6, 3, key=jax.random.PRNGKey(1))
     second = eqx.tree_at(lambda linear: linear.weight, second, 20.0 * second.weight)
     layers = [eqx.nn.Linear(4, 6, key=key), snn.LIF((0.9, 0.8)), second, snn.LIFSoftReset()]
-    fused, readable = snn.Sequential(*layers), snn.Sequential(*layers, fuse_neurons=False)
+    fused, readable = snn.Sequential(*layers), snn.Sequential(*layers, fuse_lif=False)
     inputs = 30.0 * jax.random.normal(key, (5, 60, 4))
     state = fused.init_state((4,))
 

@@ -574,21 +574,25 @@ def states_that_do_not_fit(draw) -> Refusal:
     return Refusal("states that do not fit", f"{flaw}", lambda: model(given, xs, None), names)
 
 
-invalid_configurations = st.one_of(
-    graph_with_bad_connectivity(), model_with_bad_arguments(),
-    neuron_with_wrong_decay_count(), constants_with_wrong_count(),
-    neuron_with_malformed_parameter(), batchnorm_with_bad_statistics(),
-    pool_with_bad_window(), pool_window_larger_than_input(),
-    composed_layer_with_bad_member(), in_shape_that_is_not_a_shape(),
-    input_with_wrong_shape(), wrong_dtype_input(), input_that_is_not_an_array(),
-    sequence_lengths_that_cannot_run(), burnin_out_of_range(), burnin_that_is_not_an_int(),
-    malformed_key(), states_that_do_not_fit())
+# One test id per kind of invalid input, so a failure names its kind.
+INVALID_CONFIGURATIONS = [
+    graph_with_bad_connectivity, model_with_bad_arguments,
+    neuron_with_wrong_decay_count, constants_with_wrong_count,
+    neuron_with_malformed_parameter, batchnorm_with_bad_statistics,
+    pool_with_bad_window, pool_window_larger_than_input,
+    composed_layer_with_bad_member, in_shape_that_is_not_a_shape,
+    input_with_wrong_shape, wrong_dtype_input, input_that_is_not_an_array,
+    sequence_lengths_that_cannot_run, burnin_out_of_range, burnin_that_is_not_an_int,
+    malformed_key, states_that_do_not_fit]
 
 
-@settings(max_examples=1000, deadline=None,
+@pytest.mark.parametrize("invalid_configuration", INVALID_CONFIGURATIONS,
+                         ids=[strategy.__name__ for strategy in INVALID_CONFIGURATIONS])
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(invalid_configurations)
-def test_every_invalid_configuration_is_refused_with_a_clear_error(refusal):
+@given(data=st.data())
+def test_every_invalid_configuration_is_refused_with_a_clear_error(invalid_configuration, data):
+    refusal = data.draw(invalid_configuration(), label=invalid_configuration.__name__)
     event(refusal.kind)
     error = refusal_error(refusal)
     message = str(error)

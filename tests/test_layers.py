@@ -646,3 +646,93 @@ def test_a_requires_state_layer_is_called_as_a_stateless_layer():
     assert states[0].state is None
     _, (counts,) = model(states, jnp.ones((4, 3)), None)
     assert jnp.array_equal(counts, jnp.full((4, 3), 2.0))
+
+
+# --- §3: one value per layer, read as element [0] ---------------------------------
+
+def test_adaptive_lif_reads_one_value_per_layer():
+    """ada_* are one value per layer (upstream reads element [0])."""
+    layer = snn.AdaptiveLIF(0.5, ada_decay_constant=[0.5], ada_step_val=[1.0],
+                            ada_coupling_var=[0.5])
+    state = layer.init_state((3,))
+    (membrane, adaptation, spikes), _ = layer(state, jnp.full(3, 4.0))
+    # V = 0.5*0 + 0.5*(4 + 0) = 2;  S = H(2 - 1) = 1;
+    # A = (1 - 0.5)*0.5*2 + 0.5*0 - 1*1 = -0.5;  V = V - V*S = 0
+    np.testing.assert_allclose(adaptation, [-0.5] * 3)
+    np.testing.assert_allclose(membrane, [0.0] * 3)
+    assert adaptation.shape == (3,)
+    # Per neuron through `shape`: (1, *shape), still one entry.
+    per_neuron = snn.AdaptiveLIF(0.5, ada_step_val=[[0.0, 1.0, 2.0]], shape=(3,))
+    _, _ = per_neuron(per_neuron.init_state((3,)), jnp.full(3, 4.0))
+    for name in ("ada_decay_constant", "ada_step_val", "ada_coupling_var"):
+        with pytest.raises(ValueError, match=f"AdaptiveLIF: {name} needs 1 entry"):
+            snn.AdaptiveLIF(0.9, **{name: []})
+        with pytest.warns(UserWarning, match=f"AdaptiveLIF: {name} has 2 entries"):
+            snn.AdaptiveLIF(0.9, **{name: [0.5, 0.6]})
+
+
+def test_a_scalar_is_the_single_decay_constant_and_extra_entries_are_ignored_with_a_warning():
+    """The documented `SimpleLIF(0.9)`; too few entries are refused; extra
+    entries are kept and ignored, as upstream ignores them, with a warning
+    (upstream's SHD config gives AdaptiveLIF two)."""
+    for layer_class in (snn.SimpleLIF, snn.SimpleLI, snn.IAF, snn.AdaptiveLIF):
+        assert layer_class(0.9).decay_constants.tolist() == pytest.approx([0.9])
+    with pytest.raises(ValueError, match=r"LIF: decay_constants needs 2 entries .*got 1"):
+        snn.LIF([0.9])
+    with pytest.raises(ValueError, match="SigmaDelta: decay_constants needs 3"):
+        snn.SigmaDelta([0.9])
+    with pytest.warns(UserWarning, match=r"LIF: decay_constants has 3 entries .* reads 2"):
+        assert snn.LIF([0.9, 0.8, 0.7]).decay_constants.shape == (3,)
+    with pytest.warns(UserWarning, match="IAF: decay_constants has 2 entries"):
+        snn.IAF([0.9, 0.8])
+    with pytest.warns(UserWarning, match="AdaptiveLIF: decay_constants has 2 entries"):
+        two = snn.AdaptiveLIF([0.7, 0.3], shape=(3,))
+    one = snn.AdaptiveLIF([0.7], shape=(3,))
+    state, x = one.init_state((3,)), jnp.array([0.5, 2.0, 4.0])
+    for _ in range(3):
+        (state, out), (state_two, out_two) = one(state, x), two(state, x)
+        assert all(jnp.array_equal(a, b) for a, b in zip(state, state_two))
+
+
+def test_init_parameters_stacks_one_array_per_entry_and_reads_trainable_arrays():
+    per_entry = snn.StatefulLayer.init_parameters([jnp.full(4, 0.9), jnp.full(4, 0.8)], (4,))
+    assert per_entry.data.shape == (2, 4)
+    np.testing.assert_allclose(per_entry.data[1], [0.8] * 4)
+    frozen = snn.StatefulLayer.init_parameters([0.5], None, requires_grad=False)
+    again = snn.StatefulLayer.init_parameters(frozen, None)
+    assert not again.requires_grad and again.data.tolist() == [0.5]
+    with pytest.raises(ValueError, match="entry 1 has shape"):
+        snn.StatefulLayer.init_parameters([jnp.ones(4), jnp.ones(3)], (4,))
+
+
+# --- §6: lax.clamp has derivative 0 at its bounds -------------------------------------
+
+def test_clamped_constant_on_its_bound_gets_no_gradient():
+    """Upstream clamps with lax.clamp: a decay of exactly 1.0 (or 0.5) does not train."""
+    def current(decay):
+        layer = snn.LIF([0.9, decay])
+        state = [jnp.zeros(1), jnp.ones(1), jnp.zeros(1)]
+        return layer(state, jnp.full(1, 3.0))[0][1].sum()   # I = b*1 + (1 - b)*3
+
+    assert float(jax.grad(current)(1.0)) == 0.0
+    assert float(jax.grad(current)(0.5)) == 0.0
+    assert float(jax.grad(current)(0.8)) == pytest.approx(1.0 - 3.0)
+
+
+# --- §3.12: forget_weight weighs the previous statistics ------------------------------
+
+def test_batchnorm_forget_weight_weighs_the_previous_statistics():
+    layer = snn.BatchNormLayer(forget_weight=0.25)
+    (mean, var), y = layer(layer.init_state((1,)), jnp.array([2.0]))
+    # mean = 0.25*0 + 0.75*2 = 1.5; var = 0.25*1 + 0.75*(0.5)**2 = 0.4375
+    np.testing.assert_allclose(mean, [1.5])
+    np.testing.assert_allclose(var, [0.4375])
+    np.testing.assert_allclose(y, [0.8 * 0.5 / np.sqrt(0.4375 + 1e-5)], rtol=1e-6)
+
+
+# --- §3.8: init_fn initialises SigmaDelta's membrane -----------------------------------
+
+def test_sigma_delta_init_fn_initialises_the_membrane():
+    layer = snn.SigmaDelta(init_fn=lambda shape, key: jnp.full(shape, 0.7))
+    state = layer.init_state((2,))
+    assert [float(a[0]) for a in state] == pytest.approx([0.0, 0.0, 0.7, 0.0, 0.0])

@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 
 from snnax_ref import snn
+from spec_tests.description import STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
+
+L = LayerSpec
+from spec_tests import oracle
 from snnax_ref.snn.architecture import LayerCarry
 
 
@@ -491,3 +495,70 @@ def test_sequential_local_feedback_edges():
     assert model.graph_structure.input_connectivity == ((), (0, 2), (1,))
     with pytest.raises(ValueError, match="feedback_layers"):
         snn.SequentialLocalFeedback(eqx.nn.Identity(), feedback_layers={3: 0})
+
+
+# --- §5: Parallel members are stateless; key is passed on -----------------------------
+
+def test_parallel_refuses_stateful_members_and_passes_keys():
+    with pytest.raises(ValueError, match=r"Parallel: layers\[1\] \(LIF\) is stateful"):
+        snn.Parallel([eqx.nn.Identity(), snn.LIF()])
+    dropout = snn.Parallel([eqx.nn.Dropout(0.5), eqx.nn.Dropout(0.5)])
+    key, ones = jax.random.PRNGKey(0), jnp.ones(64)
+    out = dropout([ones, ones], key=key)
+    # Member k gets split(key, 2)[k]: two different masks, not one key for both.
+    first, second = (eqx.nn.Dropout(0.5)(ones, key=k) for k in jax.random.split(key, 2))
+    assert not jnp.array_equal(first, second)
+    assert jnp.array_equal(out, first + second)
+
+
+# --- §4.3 and §5: upstream's recurrent idiom -------------------------------------------
+
+def _upstream_recurrent_idiom(key, inputs, hidden):
+    """As upstream's examples/benchmarks/model/snn_recmlp.py builds it (with a
+    plain Linear for the recurrent weights)."""
+    k_ff, k_rec, k_out = jax.random.split(key, 3)
+    feed_forward = eqx.nn.Linear(inputs, hidden, key=k_ff)
+    recurrent = eqx.nn.Linear(hidden, hidden, use_bias=False, key=k_rec)
+    readout = eqx.nn.Linear(hidden, 2, key=k_out)
+    cell = snn.CompoundLayer(snn.Parallel([feed_forward, recurrent]),
+                             eqx.nn.LayerNorm((hidden,), use_weight=False, use_bias=False, eps=1e-4),
+                             snn.LIFSoftReset([0.9, 0.8], reset_val=1, shape=[hidden]))
+    model = snn.SequentialLocalFeedback(snn.Flatten(), cell, readout, feedback_layers=None)
+    return model, (feed_forward, recurrent, readout)
+
+
+def test_upstreams_recurrent_idiom_runs_and_matches_the_oracle():
+    jax.config.update("jax_enable_x64", True)
+    try:
+        key = jax.random.PRNGKey(3)
+        model, (ff, rec, readout) = _upstream_recurrent_idiom(key, inputs=6, hidden=5)
+        # The compound layer reads [layer 0 (feed-forward), itself (feedback)] as a list.
+        assert model.graph_structure.input_connectivity[1] == (0, 1)
+        # shapes: what each layer receives (upstream's examples pass in_channels
+        # for the Flatten, i.e. its output: SPEC §4.2 refuses that clearly).
+        with pytest.raises(ValueError, match=r"shapes\[0\] says layer 0 \(Flatten\) receives"):
+            model.init_state([(2, 3)], shapes=[6, [6, 5], 5], key=key)
+        state = model.init_state([(2, 3)], shapes=[(2, 3), [6, 5], 5], key=key)
+        xs = 2.0 * jax.random.normal(key, (12, 2, 3), dtype=jnp.float64)
+        _, (outputs,) = model(state, xs, key)
+
+        def linear(layer):
+            bias = None if layer.bias is None else np.asarray(layer.bias)
+            return L("Linear", params={"weight": np.asarray(layer.weight), "bias": bias})
+
+        cell = L("CompoundLayer", members=(
+            L("Parallel", members=(linear(ff), linear(rec))),
+            L("LayerNorm", {"eps": 1e-4}, {}),
+            L("LIFSoftReset", {"reset_val": 1.0},
+              {"decay_constants": np.broadcast_to(np.array([[0.9], [0.8]]), (2, 5))})))
+        network = NetworkSpec(layers=(L("Flatten"), cell, linear(readout)),
+                              input_layer_ids=((0,), (), ()),
+                              input_connectivity=((), (0, 1), (1,)),
+                              final_layer_ids=(2,), input_shapes=((2, 3),),
+                              output_shapes=((6,), (5,), (2,)))
+        expected = oracle.run(RunSpec(network, (np.asarray(xs),), STRAIGHT_THROUGH))
+        np.testing.assert_allclose(np.asarray(outputs), expected.outputs[0], rtol=1e-10,
+                                   atol=1e-10)
+        assert np.any(expected.final_states[1][0])  # the cell's membrane moved
+    finally:
+        jax.config.update("jax_enable_x64", False)

@@ -1,5 +1,5 @@
 """NIR interchange (SPEC.md §10): `snnax_ref.nir.to_nir` / `from_nir`, and the
-oracle running imported graphs (`spec_tests.nir_check`).
+oracle running imported graphs (`spec_tests.tools.nir_check`).
 
 The discretisation rows are checked against NIR's own equations integrated
 here by forward Euler in NumPy, straight from the nodes' fields."""
@@ -21,7 +21,8 @@ nir = pytest.importorskip("nir")
 
 from snnax_ref import nir as snnax_nir  # noqa: E402
 from snnax_ref import snn  # noqa: E402
-from spec_tests import nir_check, oracle, strategies  # noqa: E402
+from spec_tests import oracle, strategies  # noqa: E402
+from spec_tests.tools import nir_check  # noqa: E402
 from spec_tests.adapters.snnax_ref_adapter import layer_input_shapes, step_adapter  # noqa: E402
 from spec_tests.compare import TOLERANCES, assert_run_matches  # noqa: E402
 from spec_tests.description import LayerSpec, NetworkSpec, RunSpec  # noqa: E402
@@ -635,7 +636,7 @@ def test_a_nir_file_written_by_nir_runs_as_the_oracle_says(tmp_path, capsys):
     assert nir_check.main([str(path), "--steps", "40", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "snnax_ref.nir.from_nir: conforms" in out and "verdict: conforms" in out
-    from spec_tests import cli   # `snnax-ref check-nir` is the same command
+    from spec_tests.tools import cli   # `snnax-ref check-nir` is the same command
     assert cli.main(["check-nir", str(path), "--steps", "40", "--seed", "3"]) == 0
     assert "verdict: conforms" in capsys.readouterr().out
 

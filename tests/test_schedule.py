@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import pytest
 
 from snnax_ref import snn
-from snnax_ref.snn.schedule import Stage, graph_stages, strongly_connected_components
+from snnax_ref.snn.graph import strongly_connected_components
+from snnax_ref.snn.schedule import Stage, graph_stages
 
 
 def _linear(key_index, n=4):
@@ -24,7 +25,7 @@ def test_components_come_sources_first():
     struct = snn.GraphStructure(num_layers=4, input_layer_ids=[[0], [], [], []],
                                 final_layer_ids=[3],
                                 input_connectivity=[[], [0, 2], [1], [2]])
-    assert strongly_connected_components(struct) == [[0], [1, 2], [3]]
+    assert strongly_connected_components(struct.num_layers, struct.input_connectivity) == [[0], [1, 2], [3]]
 
 
 def test_a_time_parallel_layer_waits_for_the_scan_of_its_sources():
@@ -160,7 +161,7 @@ def test_the_execution_plan_is_fixed_at_build_and_printable(key):
                                        fused=(1, 3))
     text = str(model.plan)
     assert "layers [0] for all steps at once" in text and "the fused LIF scan of layer 3" in text
-    readable = snn.Sequential(*layers, unroll=2, fuse_neurons=False)
+    readable = snn.Sequential(*layers, unroll=2, fuse_lif=False)
     assert readable.plan == ExecutionPlan("graph", model.plan.stages, False, 2)
     assert "one scan of layers [3]" in str(readable.plan)
     step = snn.Sequential(*layers, schedule="step", checkpoint=True)

@@ -1,6 +1,5 @@
-"""The asv benchmark suite of snnax_ref (see asv_bench/README.md)."""
+"""The asv benchmark suite of snnax_ref (see asv_bench/README.md).
 
-from . import allocator
-
-# Before JAX starts: timings measure work, not page faults (allocator.py).
-allocator.keep_freed_memory()
+Importing it changes nothing in the process: the allocator the benchmarks run
+under is set by the scripts that run asv (asv_bench/allocator.py).
+"""

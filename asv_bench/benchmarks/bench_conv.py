@@ -7,35 +7,12 @@ Both schedules (``common.SCHEDULES``) are measured.
 """
 
 from . import common, workloads
-from .suite import _Timed, _Tracked
-
-_SIZES = common.sizes()
-_PARAMS = [[common.DEVICE], [_SIZES["conv_steps"]], list(common.SCHEDULES),
-           list(common.PASSES)]
-_NAMES = ["device", "T", "schedule", "pass"]
+from .suite import _Workload
 
 
-class ConvSNN(_Timed):
-    """Wall time (time_) and peak host memory (peakmem_) of one batch."""
-
-    params = _PARAMS
-    param_names = _NAMES
+class ConvSNN(_Workload):
+    axes = dict(T=[common.sizes()["conv_steps"]], schedule=common.SCHEDULES)
     version = "2"
-
-    def build(self, steps, schedule):
-        return workloads.conv_snn(steps=steps, schedule=schedule)
-
-
-class ConvSNNTrack(_Tracked):
-    """Compile seconds, neuron updates/s, GEMM floor ratio, spike rate, XLA memory."""
-
-    params = _PARAMS
-    param_names = _NAMES
-    version = "2"
-
-    def build(self, steps, schedule):
-        return workloads.conv_snn(steps=steps, schedule=schedule)
 
     def setup_cache(self):
-        return self.measure_all()
-    setup_cache.timeout = 1800.0
+        return self.measure_all(workloads.conv_snn)

@@ -193,4 +193,6 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
     args = parser.parse_args()
+    from asv_bench import allocator   # the children keep freed memory, as under asv_bench's scripts
+    os.environ.update(allocator.child_environment())
     _print_table(measure_all(args.devices, args.batch, args.hidden))

@@ -1,17 +1,17 @@
 """The machine's matmul rate: the products the workloads' floors are made of.
 
 ``(B*T x n) @ (n x n)`` with B*T = 16 * 500, the forward product of workload
-(a), timed with ``jnp.dot`` in float32. ``track_gflops`` puts the rate on the
-dashboard so that a change of machine or of XLA shows up as such and not as a
-change of snnax_ref.
+(a) (``workloads.linear_lif_floor``), timed with ``jnp.dot`` in float32.
+``track_gflops`` puts the rate on the dashboard so that a change of machine
+or of XLA shows up as such and not as a change of snnax_ref.
 """
-
-import jax
-import jax.numpy as jnp
 
 from . import common, workloads
 
-_ROWS = workloads.BATCH * workloads.STEPS
+
+def _product(n):
+    (shape,) = workloads.linear_lif_floor(n)["gemms_forward"]
+    return shape
 
 
 class GemmFloor:
@@ -25,16 +25,13 @@ class GemmFloor:
     version = "1"
 
     def setup(self, device, n):
-        ka, kb = jax.random.split(jax.random.PRNGKey(0))
-        self.a = jax.random.normal(ka, (_ROWS, n), jnp.float32)
-        self.b = jax.random.normal(kb, (n, n), jnp.float32)
-        self.dot = jax.jit(jnp.dot).lower(self.a, self.b).compile()
-        jax.block_until_ready(self.dot(self.a, self.b))
+        self.dot = common.gemm_runner([_product(n)])
+        self.dot()
 
     def time_gemm(self, device, n):
-        jax.block_until_ready(self.dot(self.a, self.b))
+        self.dot()
 
     def track_gflops(self, device, n):
-        seconds = common.gemm_seconds((_ROWS, n, n))
-        return common.gemm_flops([(_ROWS, n, n)]) / seconds / 1e9
+        seconds = common.gemm_seconds(_product(n))
+        return common.gemm_flops([_product(n)]) / seconds / 1e9
     track_gflops.unit = "GFLOP/s"

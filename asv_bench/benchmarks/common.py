@@ -22,12 +22,11 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # A smoke run (CI, SNNAX_BENCH_SMALL=1): every benchmark runs once at toy sizes,
 # to prove that it works; forward+backward only (it runs the forward too).
@@ -51,16 +50,8 @@ def device_id() -> str:
     return f"{jax.default_backend()}:{device.device_kind}"
 
 
-def backend() -> str:
-    return jax.default_backend()
-
-
-def on_accelerator() -> bool:
-    return jax.default_backend() in ("gpu", "cuda", "rocm", "tpu")
-
-
 DEVICE = device_id()
-ACCEL = on_accelerator()
+ACCEL = jax.default_backend() in ("gpu", "cuda", "rocm", "tpu")
 
 
 def sizes() -> Dict[str, object]:
@@ -137,26 +128,6 @@ def median(values: Sequence[float]) -> float:
 _GEMM_CACHE: Dict[Tuple[GemmShape, str], float] = {}
 
 
-def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
-    """Median seconds of one ``(m x k) @ (k x n)`` product with ``jnp.dot`` here.
-
-    Measured once per shape and process (and cached): the machine's own
-    matmul rate, at the exact shape a workload needs.
-    """
-    cache_key = (tuple(shape), jnp.dtype(dtype).name)
-    if cache_key not in _GEMM_CACHE:
-        m, k, n = shape
-        ka, kb = jax.random.split(jax.random.PRNGKey(1234))
-        a = jax.random.normal(ka, (m, k), dtype)
-        b = jax.random.normal(kb, (k, n), dtype)
-        dot = jax.jit(jnp.dot).lower(a, b).compile()
-        times = wall_times(lambda: block(dot(a, b)), min_runs=1 if SMOKE else 3,
-                           min_seconds=0.0 if SMOKE else 0.5)
-        _GEMM_CACHE[cache_key] = median(times)
-        del a, b
-    return _GEMM_CACHE[cache_key]
-
-
 def gemm_runner(gemms: Sequence[GemmShape], dtype=jnp.float32) -> Callable[[], object]:
     """One call that computes every product of ``gemms`` (compiled once), to be
     timed side by side with the workload it is the floor of."""
@@ -166,6 +137,20 @@ def gemm_runner(gemms: Sequence[GemmShape], dtype=jnp.float32) -> Callable[[], o
         operands.append((jax.random.normal(ka, (m, k), dtype), jax.random.normal(kb, (k, n), dtype)))
     products = jax.jit(lambda pairs: [jnp.dot(a, b) for a, b in pairs]).lower(operands).compile()
     return lambda: block(products(operands))
+
+
+def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
+    """Median seconds of one ``(m x k) @ (k x n)`` product with ``jnp.dot`` here.
+
+    Measured once per shape and process (and cached): the machine's own
+    matmul rate, at the exact shape a workload needs.
+    """
+    cache_key = (tuple(shape), jnp.dtype(dtype).name)
+    if cache_key not in _GEMM_CACHE:
+        times = wall_times(gemm_runner([shape], dtype), min_runs=1 if SMOKE else 3,
+                           min_seconds=0.0 if SMOKE else 0.5)
+        _GEMM_CACHE[cache_key] = median(times)
+    return _GEMM_CACHE[cache_key]
 
 
 def floor_seconds(gemms: Sequence[GemmShape], dtype=jnp.float32) -> float:
@@ -223,37 +208,24 @@ def prepare(fn: Callable, *args, warmup: int = 1) -> Prepared:
     return Prepared(run=run, compile_seconds=compile_s, xla_bytes=xla_bytes, io_bytes=io_bytes)
 
 
-@dataclass
-class Measurement:
-    """What the ``track_`` benchmarks report for one (workload, pass)."""
-
-    seconds: float                     # median wall seconds of one call
-    compile_seconds: float
-    neuron_updates_per_second: float
-    floor_seconds: float
-    floor_ratio: float                 # seconds / floor_seconds
-    spike_rate: float
-    xla_bytes: Optional[int]
-    samples: List[float] = field(default_factory=list)
-    io_bytes: Optional[int] = None     # the call's arguments + outputs, XLA's count
-
-
-def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0) -> Measurement:
-    """Compile, warm up and time one pass of a workload; compare with its floor."""
+def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0) -> dict:
+    """Compile, warm up and time one pass of a workload; compare with its floor.
+    What the ``track_`` benchmarks report, as a plain (picklable) dict."""
     if SMOKE:
         min_runs, min_seconds = 1, 0.0
     prepared = workload.prepare(pass_)
     times = wall_times(prepared.run, warmup=0, min_runs=min_runs, min_seconds=min_seconds)
     seconds = median(times)
     floor = floor_seconds(workload.gemms(pass_), workload.dtype)
-    return Measurement(
+    xla, io = prepared.xla_bytes, prepared.io_bytes
+    return dict(
         seconds=seconds,
         compile_seconds=prepared.compile_seconds,
         neuron_updates_per_second=workload.neuron_updates / seconds,
         floor_seconds=floor,
         floor_ratio=seconds / floor if floor > 0 else float("nan"),
         spike_rate=workload.spike_rate(),
-        xla_bytes=prepared.xla_bytes,
-        samples=times,
-        io_bytes=prepared.io_bytes,
+        xla_memory=xla,
+        # XLA's planned bytes over the call's own arguments and outputs.
+        xla_memory_per_io_byte=xla / io if xla and io else None,
     )

@@ -16,7 +16,7 @@ spiking layers, and the suite tracks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import equinox as eqx
@@ -41,7 +41,6 @@ INPUT_SCALE = 80.0
 class Workload:
     """A model, its state and input, and the matrix products of one step."""
 
-    name: str
     model: snn.StatefulModel
     state: list
     inputs: jax.Array                     # (B, T, *in_shape)
@@ -53,11 +52,8 @@ class Workload:
     dtype: object = jnp.float32
 
     # -- the two passes ---------------------------------------------------
-    def _split(self):
-        return eqx.partition(self.model, eqx.is_inexact_array)
-
     def forward_fn(self) -> Tuple[Callable, tuple]:
-        params, static = self._split()
+        params, static = eqx.partition(self.model, eqx.is_inexact_array)
 
         def forward(params, state, inputs):
             model = eqx.combine(params, static)
@@ -91,18 +87,14 @@ class Workload:
 
     def spike_rate(self) -> float:
         """Mean spike rate over every spiking layer, every step and sample."""
-        model = self.probe if self.probe is not None else self.model
-        params, static = eqx.partition(model, eqx.is_inexact_array)
+        probe = self if self.probe is None else replace(self, model=self.probe)
+        forward, args = probe.forward_fn()
 
-        @jax.jit
-        def rates(params, state, inputs):
-            m = eqx.combine(params, static)
-            outs = jax.vmap(lambda xs: m(state, xs, key=None)[1])(inputs)
-            total = sum(jnp.sum(o) for o in outs)
-            count = sum(o.size for o in outs)
-            return total / count
+        def rate(*args):
+            outs = forward(*args)
+            return sum(jnp.sum(o) for o in outs) / sum(o.size for o in outs)
 
-        return float(rates(params, self.state, self.inputs))
+        return float(jax.jit(rate)(*args))
 
 
 def _chain(num_layers: int, finals: Sequence[int]) -> snn.GraphStructure:
@@ -120,7 +112,9 @@ def _scale_linear(linear: eqx.nn.Linear, gain: float) -> eqx.nn.Linear:
 
 
 # --------------------------------------------------------------------------
-# (a) and (d): the Open Neuromorphic workload, Linear(n, n) then LIF
+# (a) and (d): the Open Neuromorphic workload, Linear(n, n) then LIF. Its one
+# definition: the suite, the gate (asv_bench/gate.py) and the peers
+# (asv_bench/peers) all build it here.
 # --------------------------------------------------------------------------
 
 def linear_lif_inputs(n: int, batch: int = BATCH, steps: int = STEPS, seed: int = 0,
@@ -130,24 +124,27 @@ def linear_lif_inputs(n: int, batch: int = BATCH, steps: int = STEPS, seed: int 
 
 
 def linear_lif_model(n: int, seed: int = 0, **options) -> snn.Sequential:
-    """`options` (schedule, checkpoint, unroll, fuse_neurons) go to snnax_ref's StatefulModel."""
+    """`options` (schedule, checkpoint, unroll, fuse_lif) go to snnax_ref's StatefulModel."""
     key = jax.random.fold_in(jax.random.PRNGKey(seed), 0)
     return snn.Sequential(eqx.nn.Linear(n, n, key=key), snn.LIF(), **options)
+
+
+def linear_lif_floor(n: int, batch: int = BATCH, steps: int = STEPS) -> dict:
+    """The GEMM floor of (a): forward, the (B*T x n) @ (n x n) product;
+    forward+backward adds the weight gradient's (n x B*T) @ (B*T x n)."""
+    rows = batch * steps
+    return dict(gemms_forward=[(rows, n, n)], gemms_weight_grad=[(n, rows, n)])
 
 
 def linear_lif(n: int, batch: int = BATCH, steps: int = STEPS, seed: int = 0,
                scale: float = INPUT_SCALE, **options) -> Workload:
     """``Linear(n, n)`` then ``LIF()``; random normal input times ``scale``."""
     model = linear_lif_model(n, seed, **options)
-    state = model.init_state((n,), key=jax.random.PRNGKey(seed))
-    inputs = linear_lif_inputs(n, batch, steps, seed, scale)
-    rows = batch * steps
     return Workload(
-        name=f"linear_lif_n{n}_T{steps}",
-        model=model, state=state, inputs=inputs,
+        model=model, state=model.init_state((n,), key=jax.random.PRNGKey(seed)),
+        inputs=linear_lif_inputs(n, batch, steps, seed, scale),
         neuron_updates=batch * steps * n,
-        gemms_forward=[(rows, n, n)],
-        gemms_weight_grad=[(n, rows, n)],
+        **linear_lif_floor(n, batch, steps),
     )
 
 
@@ -165,7 +162,7 @@ def conv_snn(batch: int = BATCH, steps: int = 100, seed: int = 0,
              **options) -> Workload:
     """Conv2d(2, c1, 3, stride 2) + LIF, Conv2d(c1, c2, 3, stride 2) + LIF,
     Flatten, Linear(c2*8*8, classes), LIF; Bernoulli events, 2 x 32 x 32.
-    `options` (schedule, checkpoint, unroll, fuse_neurons) go to snnax_ref's StatefulModel."""
+    `options` (schedule, checkpoint, unroll, fuse_lif) go to snnax_ref's StatefulModel."""
     c1, c2 = channels
     k1, k2, k3, kx = jax.random.split(jax.random.PRNGKey(seed), 4)
     conv1 = eqx.nn.Conv2d(2, c1, 3, stride=2, padding=1, key=k1)
@@ -189,7 +186,6 @@ def conv_snn(batch: int = BATCH, steps: int = 100, seed: int = 0,
     m1, m2 = rows * 16 * 16, rows * 8 * 8          # output pixels of conv1, conv2
     kk1, kk2, kk3 = 2 * 9, c1 * 9, c2 * 8 * 8       # im2col depth
     return Workload(
-        name=f"conv_snn_T{steps}",
         model=model, state=state, inputs=inputs, probe=probe,
         neuron_updates=rows * (c1 * 16 * 16 + c2 * 8 * 8 + classes),
         gemms_forward=[(m1, kk1, c1), (m2, kk2, c2), (rows, kk3, classes)],
@@ -263,7 +259,6 @@ def recurrent_graph(hidden: int = 256, batch: int = BATCH, steps: int = STEPS,
     inputs = GRAPH_INPUT_SCALE * jax.random.normal(keys[-1], (batch, steps, hidden))
     rows = batch * steps
     return Workload(
-        name=f"recurrent_graph_h{hidden}_T{steps}",
         model=model, state=state, inputs=inputs, probe=probe,
         neuron_updates=rows * hidden * populations,
         gemms_forward=[(rows, f, hidden) for f, _ in fan_ins],

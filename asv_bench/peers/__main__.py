@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 
+from .. import allocator
 from . import harness, impls
 
 
@@ -30,26 +31,14 @@ def main(argv=None) -> int:
                         help="only run the float64 spike check")
     parser.add_argument("--system-allocator", action="store_true",
                         help="leave glibc's malloc as it is (by default freed memory is kept, "
-                             "so page faults are not timed: asv_bench/benchmarks/allocator.py)")
+                             "so page faults are not timed: asv_bench/allocator.py)")
     args = parser.parse_args(argv)
     if args.system_allocator:
         os.environ["SNNAX_BENCH_SYSTEM_ALLOCATOR"] = "1"
-    from asv_bench.benchmarks import allocator   # applies it, before JAX starts
-    allocator.keep_freed_memory()
+    allocator.keep_freed_memory()   # before JAX starts
     if args.check_only:
-        peers = [p for p in impls.PEERS if (args.peers is None or p.name in args.peers)]
-        ok = True
-        for peer in peers:
-            reason = peer.unavailable()
-            if reason:
-                print(f"skipped {peer.name}: {reason}")
-        peers = [p for p in peers if not p.unavailable()]
-        if impls.SnnaxUpstream.note:
-            print(f"note: {impls.SnnaxUpstream.note}")
-        for name, check in harness.check_peers(peers).items():
-            print(f"{'ok  ' if check.ok else 'FAIL'} {name}: {check.detail}")
-            ok &= check.ok
-        return 0 if ok else 1
+        peers, _ = harness.available(args.peers)
+        return 0 if all(c.ok for c in harness.report_checks(peers).values()) else 1
     harness.run(args.n, args.passes, args.rounds, args.peers, args.batch, args.steps,
                 args.json, args.slow_limit)
     return 0

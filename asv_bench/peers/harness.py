@@ -22,21 +22,21 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .. import machine
 from . import impls
 
 CHECK_N, CHECK_BATCH, CHECK_STEPS = 96, 4, 200
 FLOOR_JAX = "GEMM floor (jnp.dot)"
 FLOOR_TORCH = "GEMM floor (torch.mm)"
 
-# Filled by bench_peers.py (pytest-benchmark), printed by conftest.py.
+# Filled by bench_peers.py (pytest-benchmark): (n, pass) -> {peer: (median s,
+# spike rate)}; printed by conftest.py.
 PYTEST_RESULTS: dict = {}
 
 
@@ -141,36 +141,19 @@ def alternate(runners: Dict[str, callable], rounds: int, warmup: int = 1,
 
 
 def _floor_runners(problem: impls.Problem, pass_: str) -> Dict[str, callable]:
-    """The workload's products: (B*T x n) @ (n x n), and for forward+backward
-    also the weight gradient's (n x B*T) @ (B*T x n)."""
-    import jax
-    import jax.numpy as jnp
+    """The workload's products (``problem.floor``, workload (a)'s): ``jnp.dot``,
+    and ``torch.mm`` when torch is there, on operands of the same shapes."""
+    from asv_bench.benchmarks import common
 
-    rows, n = problem.batch * problem.steps, problem.n
-    x = jnp.asarray(problem.x.reshape(rows, n))
-    w = jnp.asarray(problem.W)
-    dot = jax.jit(jnp.dot)
-    if pass_ == "forward":
-        runners = {FLOOR_JAX: lambda: jax.block_until_ready(dot(x, w))}
-    else:
-        xt = jnp.asarray(problem.x.reshape(rows, n).T.copy())
-        runners = {FLOOR_JAX: lambda: jax.block_until_ready((dot(x, w), dot(xt, x)))}
-    runners[FLOOR_JAX]()
-    try:
+    shapes = problem.floor[pass_]
+    runners = {FLOOR_JAX: common.gemm_runner(shapes)}
+    if impls._torch_unavailable("torch") is None:
         import torch
-    except ImportError:
-        return runners
-    if impls._torch_unavailable("torch") is not None:
-        return runners
-    device = impls._torch_device()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    tx = torch.as_tensor(problem.x.reshape(rows, n), device=device)
-    tw = torch.as_tensor(problem.W, device=device)
-    if pass_ == "forward":
-        runners[FLOOR_TORCH] = lambda: (torch.mm(tx, tw), sync())
-    else:
-        txt = tx.t().contiguous()
-        runners[FLOOR_TORCH] = lambda: (torch.mm(tx, tw), torch.mm(txt, tx), sync())
+        device = impls._torch_device()
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        pairs = [(torch.randn(m, k, device=device), torch.randn(k, n, device=device))
+                 for m, k, n in shapes]
+        runners[FLOOR_TORCH] = lambda: ([torch.mm(a, b) for a, b in pairs], sync())
     for runner in runners.values():   # compile / allocate before any timing
         runner()
     return runners
@@ -189,32 +172,30 @@ class Row:
     spike_rate: Optional[float] = None
 
 
+def ratio_rows(n: int, pass_: str, medians: Dict[str, float], spike_rates: Dict[str, float],
+               updates: int, samples: Optional[Dict[str, List[float]]] = None) -> List[Row]:
+    """One row per peer (and floor): its median, and ratios to snnax_ref and to the JAX floor."""
+    ref, floor = medians.get("snnax_ref"), medians.get(FLOOR_JAX)
+    return [Row(peer=name, n=n, pass_=pass_, median_s=med, samples=(samples or {}).get(name, []),
+                ratio_to_snnax_ref=med / ref if ref else None,
+                ratio_to_floor=med / floor if floor else None,
+                neuron_updates_per_s=None if name in (FLOOR_JAX, FLOOR_TORCH) else updates / med,
+                spike_rate=spike_rates.get(name))
+            for name, med in medians.items()]
+
+
 def time_peers(peers: Sequence[impls.Peer], n: int, passes: Sequence[str], rounds: int,
                batch: int = 16, steps: int = 500, slow_limit: float = 30.0) -> List[Row]:
     problem = impls.make_problem(n, batch, steps)
-    built = {}
-    spike_rates = {}
-    for peer in peers:
-        built[peer.name] = peer.build(problem)
-        spike_rates[peer.name] = float(built[peer.name].spikes().mean())
+    built = {peer.name: peer.build(problem) for peer in peers}
+    spike_rates = {name: float(b.spikes().mean()) for name, b in built.items()}
     rows: List[Row] = []
     for pass_ in passes:
         runners = {name: getattr(b, pass_) for name, b in built.items()}
         runners.update(_floor_runners(problem, pass_))
         times = alternate(runners, rounds, slow_limit=slow_limit)
         medians = {name: float(np.median(t)) for name, t in times.items()}
-        ref = medians.get("snnax_ref")
-        floor = medians.get(FLOOR_JAX)
-        updates = batch * steps * n
-        for name, t in times.items():
-            med = medians[name]
-            is_floor = name in (FLOOR_JAX, FLOOR_TORCH)
-            rows.append(Row(
-                peer=name, n=n, pass_=pass_, median_s=med, samples=t,
-                ratio_to_snnax_ref=med / ref if ref else None,
-                ratio_to_floor=med / floor if floor else None,
-                neuron_updates_per_s=None if is_floor else updates / med,
-                spike_rate=spike_rates.get(name)))
+        rows += ratio_rows(n, pass_, medians, spike_rates, batch * steps * n, times)
     del built
     gc.collect()
     return rows
@@ -223,26 +204,6 @@ def time_peers(peers: Sequence[impls.Peer], n: int, passes: Sequence[str], round
 # --------------------------------------------------------------------------
 # 3. the report
 # --------------------------------------------------------------------------
-
-def environment() -> dict:
-    import jax
-    from asv_bench.benchmarks import allocator, machine
-    info = dict(python=platform.python_version(), processor=machine.processor(),
-                machine=platform.machine(),
-                cpus=os.cpu_count(), jax=jax.__version__, backend=jax.default_backend(),
-                device=jax.devices()[0].device_kind, allocator=allocator.mode())
-    try:
-        import torch
-        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
-    except ImportError:
-        pass
-    for module in ("equinox", "flax", "spyx", "snntorch", "norse"):
-        try:
-            info[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001
-            pass
-    return info
-
 
 def format_table(rows: Sequence[Row]) -> str:
     header = ("| n | pass | peer | median s | runs | x snnax_ref | x GEMM floor | "
@@ -259,50 +220,62 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def run(ns: Sequence[int], passes: Sequence[str], rounds: int, names: Optional[Sequence[str]] = None,
-        batch: int = 16, steps: int = 500, json_path: Optional[str] = None,
-        slow_limit: float = 30.0, echo=print) -> dict:
-    candidates = [p for p in impls.PEERS if names is None or p.name in names]
-    skipped = {}
-    available = []
-    for peer in candidates:
-        reason = peer.unavailable()
-        if reason:
-            skipped[peer.name] = reason
-        else:
-            available.append(peer)
-    echo("environment: " + json.dumps(environment()))
+def available(names: Optional[Sequence[str]] = None, echo=print):
+    """The peers asked for (default: all) that can run here, and why the others cannot."""
+    ready, skipped = [], {}
+    for peer in impls.PEERS:
+        if names is None or peer.name in names:
+            reason = peer.unavailable()
+            if reason:
+                skipped[peer.name] = reason
+            else:
+                ready.append(peer)
     for name, reason in skipped.items():
         echo(f"skipped {name}: {reason}")
     if impls.SnnaxUpstream.note:
         echo(f"note: {impls.SnnaxUpstream.note}")
-    if not any(p.name == "snnax_ref" for p in available):
-        available.insert(0, impls.SnnaxRef())
+    return ready, skipped
+
+
+def report_checks(peers: Sequence[impls.Peer], echo=print, indent: str = "",
+                  details: bool = False) -> Dict[str, Check]:
+    """The spike check of every peer, one line each (with what it runs: `details`)."""
+    checks = check_peers(peers)
+    for peer in peers:
+        c = checks[peer.name]
+        echo(f"{indent}{'ok  ' if c.ok else 'FAIL'} {peer.name}: {c.detail}")
+        if details:
+            echo(f"       runs: {peer.description}")
+            if peer.semantics != impls.Peer.semantics:
+                echo(f"       semantics: {peer.semantics}")
+    return checks
+
+
+def run(ns: Sequence[int], passes: Sequence[str], rounds: int, names: Optional[Sequence[str]] = None,
+        batch: int = 16, steps: int = 500, json_path: Optional[str] = None,
+        slow_limit: float = 30.0, echo=print) -> dict:
+    echo("environment: " + json.dumps(machine.environment()))
+    peers, skipped = available(names, echo)
+    if not any(p.name == "snnax_ref" for p in peers):
+        peers.insert(0, impls.SnnaxRef())
 
     echo(f"spike check (float64, n={CHECK_N}, B={CHECK_BATCH}, T={CHECK_STEPS}) before timing:")
-    checks = check_peers(available)
-    for peer in available:
-        c = checks[peer.name]
-        echo(f"  {'ok  ' if c.ok else 'FAIL'} {peer.name}: {c.detail}")
-        echo(f"       runs: {peer.description}")
-        if peer.semantics != impls.Peer.semantics:
-            echo(f"       semantics: {peer.semantics}")
-    timed = [p for p in available if checks[p.name].ok]
-    for p in available:
-        if not checks[p.name].ok:
-            skipped[p.name] = f"spike check failed: {checks[p.name].detail}"
+    checks = report_checks(peers, echo, indent="  ", details=True)
+    skipped.update({p.name: f"spike check failed: {checks[p.name].detail}"
+                    for p in peers if not checks[p.name].ok})
 
     rows: List[Row] = []
     for n in ns:
         echo(f"timing n={n} (B={batch}, T={steps}, {rounds} alternating rounds) ...")
-        rows += time_peers(timed, n, passes, rounds, batch, steps, slow_limit)
+        rows += time_peers([p for p in peers if checks[p.name].ok], n, passes, rounds, batch,
+                           steps, slow_limit)
     table = format_table(rows)
     echo(table)
-    result = dict(environment=environment(), rounds=rounds, batch=batch, steps=steps,
+    result = dict(environment=machine.environment(), rounds=rounds, batch=batch, steps=steps,
                   checks={k: asdict(v) for k, v in checks.items()}, skipped=skipped,
                   upstream_note=impls.SnnaxUpstream.note,
-                  semantics={p.name: p.semantics for p in available},
-                  descriptions={p.name: p.description for p in available},
+                  semantics={p.name: p.semantics for p in peers},
+                  descriptions={p.name: p.description for p in peers},
                   rows=[asdict(r) for r in rows], table=table)
     if json_path:
         with open(json_path, "w") as f:

@@ -40,11 +40,13 @@ SURROGATE_BETA = 10.0
 
 @dataclass
 class Problem:
-    """The numbers every peer computes with (numpy, float32 or float64)."""
+    """The numbers every peer computes with (numpy, float32 or float64), and
+    the GEMM floor of each pass (workload (a)'s products)."""
 
     W: np.ndarray   # (n, n), out x in
     b: np.ndarray   # (n,)
     x: np.ndarray   # (B, T, n)
+    floor: Dict[str, list]   # pass -> [(m, k, n), ...]
 
     @property
     def n(self) -> int:
@@ -59,17 +61,16 @@ class Problem:
         return self.x.shape[1]
 
     def astype(self, dtype) -> "Problem":
-        return Problem(self.W.astype(dtype), self.b.astype(dtype), self.x.astype(dtype))
+        return Problem(self.W.astype(dtype), self.b.astype(dtype), self.x.astype(dtype), self.floor)
 
 
-def make_problem(n: int, batch: int = 16, steps: int = 500, seed: int = 0,
-                 scale: Optional[float] = None) -> Problem:
+def make_problem(n: int, batch: int = 16, steps: int = 500, seed: int = 0) -> Problem:
+    """Workload (a) as the asv suite defines it (its weights, input and floor)."""
     from asv_bench.benchmarks import workloads
-    model = workloads.linear_lif_model(n, seed)
-    x = workloads.linear_lif_inputs(n, batch, steps, seed,
-                                    workloads.INPUT_SCALE if scale is None else scale)
-    linear = model.layers[0]
-    return Problem(np.asarray(linear.weight), np.asarray(linear.bias), np.asarray(x))
+    workload = workloads.linear_lif(n, batch, steps, seed)
+    linear = workload.model.layers[0]
+    return Problem(np.asarray(linear.weight), np.asarray(linear.bias), np.asarray(workload.inputs),
+                   {p: workload.gemms(p) for p in ("forward", "forward_backward")})
 
 
 @dataclass
@@ -103,6 +104,34 @@ def _jax_dtype(problem: Problem):
     return jnp.float64 if problem.W.dtype == np.float64 else jnp.float32
 
 
+def _jax_built(forward: Callable, *args, time_major: bool = False) -> Built:
+    """Compile ``forward(*args)`` (the spikes) and the value and gradient, with
+    respect to ``args[0]``, of their sum."""
+    import jax
+    import jax.numpy as jnp
+
+    fwd = jax.jit(forward).lower(*args).compile()
+    fb = jax.jit(jax.value_and_grad(lambda *a: jnp.sum(forward(*a)))).lower(*args).compile()
+    order = (lambda s: np.swapaxes(s, 0, 1)) if time_major else (lambda s: s)
+    return Built(lambda: jax.block_until_ready(fwd(*args)),
+                 lambda: jax.block_until_ready(fb(*args)),
+                 lambda: order(np.asarray(fwd(*args))))
+
+
+def _eqx_built(model, state, x, call: Callable) -> Built:
+    """An equinox model over a batch (vmap), its first output: ``call(model, state, xs)``."""
+    import equinox as eqx
+    import jax
+
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def forward(params, state, x):
+        m = eqx.combine(params, static)
+        return jax.vmap(lambda xs: call(m, state, xs)[1][0])(x)
+
+    return _jax_built(forward, params, state, x)
+
+
 class SnnaxRef(Peer):
     name = "snnax_ref"
     description = "snn.Sequential(eqx.nn.Linear(n, n), snn.LIF()), vmap over the batch"
@@ -121,21 +150,8 @@ class SnnaxRef(Peer):
         model = jax.tree_util.tree_map(
             lambda l: l.astype(dtype) if eqx.is_inexact_array(l) else l, model)
         state = model.init_state((problem.n,), key=jax.random.PRNGKey(0))
-        x = jnp.asarray(problem.x, dtype)
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-
-        def forward(params, state, x):
-            m = eqx.combine(params, static)
-            return jax.vmap(lambda xs: m(state, xs, key=None)[1][0])(x)
-
-        def loss(params, state, x):
-            return jnp.sum(forward(params, state, x))
-
-        fwd = jax.jit(forward).lower(params, state, x).compile()
-        fb = jax.jit(jax.value_and_grad(loss)).lower(params, state, x).compile()
-        return Built(lambda: jax.block_until_ready(fwd(params, state, x)),
-                     lambda: jax.block_until_ready(fb(params, state, x)),
-                     lambda: np.asarray(fwd(params, state, x)))
+        return _eqx_built(model, state, jnp.asarray(problem.x, dtype),
+                          lambda m, state, xs: m(state, xs, key=None))
 
 
 class SnnaxRefStep(SnnaxRef):
@@ -146,9 +162,9 @@ class SnnaxRefStep(SnnaxRef):
 
 class SnnaxRefReadable(SnnaxRef):
     name = "snnax_ref-readable"
-    description = ("snnax_ref with fuse_neurons=False: the graph schedule, the LIF scanned "
+    description = ("snnax_ref with fuse_lif=False: the graph schedule, the LIF scanned "
                    "by its readable __call__ and differentiated by JAX")
-    options = {"fuse_neurons": False}
+    options = {"fuse_lif": False}
 
 
 def _jax_spike():
@@ -171,7 +187,6 @@ class _PlainJax(Peer):
     hoisted = False
 
     def build(self, problem):
-        import jax
         import jax.numpy as jnp
         from jax import lax
 
@@ -201,14 +216,7 @@ class _PlainJax(Peer):
             _, spikes = lax.scan(step, (zeros, zeros, zeros), drive)
             return spikes                                       # (T, B, n)
 
-        def loss(params, x):
-            return jnp.sum(forward(params, x))
-
-        fwd = jax.jit(forward).lower(params, x).compile()
-        fb = jax.jit(jax.value_and_grad(loss)).lower(params, x).compile()
-        return Built(lambda: jax.block_until_ready(fwd(params, x)),
-                     lambda: jax.block_until_ready(fb(params, x)),
-                     lambda: np.swapaxes(np.asarray(fwd(params, x)), 0, 1))
+        return _jax_built(forward, params, x, time_major=True)
 
 
 class JaxScan(_PlainJax):
@@ -287,21 +295,8 @@ class SnnaxUpstream(Peer):
         states = model.init_state((problem.n,), key=jax.random.PRNGKey(0))
         states = jax.tree_util.tree_map(lambda l: jnp.zeros_like(l, dtype), states)
         key = jax.random.PRNGKey(0)
-        x = jnp.asarray(problem.x, dtype)
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-
-        def forward(params, states, x):
-            m = eqx.combine(params, static)
-            return jax.vmap(lambda xs: m(states, xs, key)[1][0])(x)
-
-        def loss(params, states, x):
-            return jnp.sum(forward(params, states, x))
-
-        fwd = jax.jit(forward).lower(params, states, x).compile()
-        fb = jax.jit(jax.value_and_grad(loss)).lower(params, states, x).compile()
-        return Built(lambda: jax.block_until_ready(fwd(params, states, x)),
-                     lambda: jax.block_until_ready(fb(params, states, x)),
-                     lambda: np.asarray(fwd(params, states, x)))
+        return _eqx_built(model, states, jnp.asarray(problem.x, dtype),
+                          lambda m, states, xs: m(states, xs, key))
 
 
 class Spyx(Peer):
@@ -341,14 +336,7 @@ class Spyx(Peer):
             out, _ = spyx.nn.run(nnx.merge(graphdef, state), x)
             return out
 
-        def loss(state, x):
-            return jnp.sum(forward(state, x))
-
-        fwd = jax.jit(forward).lower(state, x).compile()
-        fb = jax.jit(jax.value_and_grad(loss)).lower(state, x).compile()
-        return Built(lambda: jax.block_until_ready(fwd(state, x)),
-                     lambda: jax.block_until_ready(fb(state, x)),
-                     lambda: np.swapaxes(np.asarray(fwd(state, x)), 0, 1))
+        return _jax_built(forward, state, x, time_major=True)
 
 
 # --------------------------------------------------------------------------
@@ -509,8 +497,8 @@ class NorseCell(Norse):
     use_cell = True
 
 
-PEERS: List[Peer] = [SnnaxRef(), SnnaxRefStep(), SnnaxRefReadable(), JaxScan(), JaxHoisted(), SnnaxUpstream(), Spyx(),
-                     SnnTorch(), Norse(), NorseCell()]
+PEERS: List[Peer] = [SnnaxRef(), SnnaxRefStep(), SnnaxRefReadable(), JaxScan(), JaxHoisted(),
+                     SnnaxUpstream(), Spyx(), SnnTorch(), Norse(), NorseCell()]
 
 
 def peer_by_name() -> Dict[str, Peer]:

@@ -11,10 +11,10 @@ from . import checks
 from .forward import (LayerCarry, debug_forward_fn, default_forward_fn,
                       delayed_forward_fn, combine_inputs)
 from .graph import GraphStructure
-from .layers.stateful import StatefulLayer, call_layer
+from .layers.stateful import StatefulLayer, call_layer, layer_keys
 from .scan import scan_over_time
 from .schedule import ExecutionPlan, execution_plan, graph_schedule
-from .shapes import infer_output_shapes, layer_input_shape
+from .shapes import infer_output_shapes, input_shapes as shape_of_inputs, layer_input_shape
 
 Shape = Tuple[int, ...]
 # Upstream's type names for a forward function and what it returns.
@@ -23,6 +23,29 @@ ForwardFn = Callable[..., ForwardFnOutput]
 
 __all__ = ["StatefulModel", "GraphStructure", "LayerCarry", "default_forward_fn",
            "delayed_forward_fn", "debug_forward_fn", "ForwardFn", "ForwardFnOutput"]
+
+
+def _checked_layers(graph_structure, layers, forward_fn) -> list:
+    """`layers` as a list, or an error naming the constructor argument at fault
+    (the options that pick a schedule are checked by `execution_plan`)."""
+    if not isinstance(graph_structure, GraphStructure):
+        raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
+                        f"got {type(graph_structure).__name__}")
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"StatefulModel: layers must be a sequence of modules, one per layer, "
+                        f"got {type(layers).__name__}.")
+    layers = list(layers)
+    if len(layers) != graph_structure.num_layers:
+        raise ValueError(f"StatefulModel: layers has {len(layers)} entries but "
+                         f"graph_structure.num_layers is {graph_structure.num_layers}.")
+    for i, layer in enumerate(layers):
+        if not callable(layer):
+            raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
+                             "not callable.")
+    if not callable(forward_fn):
+        raise TypeError(f"StatefulModel: forward_fn must be callable (default_forward_fn or "
+                        f"delayed_forward_fn), got {type(forward_fn).__name__}.")
+    return layers
 
 
 class StatefulModel(eqx.Module):
@@ -47,7 +70,7 @@ class StatefulModel(eqx.Module):
       steps in the backward pass (memory ~ `sqrt(T)` instead of `T` for the
       scanned values, about one more forward pass of compute).
     - `unroll`: `lax.scan`'s unroll factor.
-    - `fuse_neurons`: in the graph schedule, an `LIF` layer scanned on its
+    - `fuse_lif`: in the graph schedule, an `LIF` layer scanned on its
       own runs the fused LIF scan (`snn/fused.py`): the same values,
       derivatives equal to rounding, a faster backward pass. `False` keeps
       the readable scan everywhere.
@@ -59,27 +82,19 @@ class StatefulModel(eqx.Module):
     graph_structure: GraphStructure = eqx.field(static=True)
     layers: list
     forward_fn: Callable = eqx.field(static=True)
-    schedule: str = eqx.field(static=True)
-    checkpoint: bool = eqx.field(static=True)
-    unroll: int = eqx.field(static=True)
-    plan: ExecutionPlan = eqx.field(static=True)
+    plan: ExecutionPlan = eqx.field(static=True)   # the options, resolved: one home
 
     def __init__(self, graph_structure: GraphStructure, layers: Sequence[eqx.Module],
                  forward_fn: Callable = default_forward_fn, loop_fn: Callable = lax.scan, *,
                  schedule: str = "auto", checkpoint: bool = False, unroll: int = 1,
-                 fuse_neurons: bool = True) -> None:
-        layers = checks.layer_list(layers)
-        checks.check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll)
-        checks.check_loop_fn(loop_fn, schedule, checkpoint, unroll)
+                 fuse_lif: bool = True) -> None:
+        layers = _checked_layers(graph_structure, layers, forward_fn)
         self.graph_structure = graph_structure
         self.layers = layers
         self.forward_fn = forward_fn
-        self.schedule = schedule
-        self.checkpoint = bool(checkpoint)
-        self.unroll = unroll
         # Decided once, here: `print(model.plan)` says what __call__ will do.
         self.plan = execution_plan(layers, graph_structure, forward_fn, schedule,
-                                   checkpoint, unroll, loop_fn, fuse_neurons)
+                                   checkpoint, unroll, loop_fn, fuse_lif)
 
     @property
     def uses_graph_schedule(self) -> bool:
@@ -104,10 +119,10 @@ class StatefulModel(eqx.Module):
             shapes, key = None, shapes
         checks.check_key(key, "init_state")
         struct = self.graph_structure
-        input_shapes = checks.input_shapes(in_shape, struct.num_inputs)
+        input_shapes = shape_of_inputs(in_shape, struct.num_inputs)
         dtype = jnp.zeros(()).dtype
         output_shapes = infer_output_shapes(self.layers, struct, input_shapes, shapes, dtype)
-        keys = jrand.split(jrand.PRNGKey(0) if key is None else key, struct.num_layers)
+        keys = layer_keys(jrand.PRNGKey(0) if key is None else key, struct.num_layers)
         carries = [None] * struct.num_layers
         for i, layer in enumerate(self.layers):
             if isinstance(layer, StatefulLayer):
@@ -167,9 +182,9 @@ class StatefulModel(eqx.Module):
                 return self.plan.loop_fn(step, carry, (inputs, keys))
             if self.plan.schedule == "graph":
                 return graph_schedule(self.layers, struct, self.plan.stages, carry, inputs, keys,
-                                      self.checkpoint, self.unroll, self.plan.fused)
+                                      self.plan.checkpoint, self.plan.unroll, self.plan.fused)
             return scan_over_time(step, carry, (inputs, keys), int(inputs[0].shape[0]),
-                                  checkpoint=self.checkpoint, unroll=self.unroll)
+                                  checkpoint=self.plan.checkpoint, unroll=self.plan.unroll)
 
         carry = input_states
         if burnin > 0:

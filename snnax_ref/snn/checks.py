@@ -10,52 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .forward import LayerCarry, default_forward_fn
-from .graph import GraphStructure, is_int as _is_int
+from .forward import LayerCarry
+from .graph import GraphStructure
 from .layers.compound import receives_input_list
 from .layers.stateful import StatefulLayer
 from .shapes import concatenated_shape, evaluate_layer, input_parts
-
-
-# -- StatefulModel's constructor and init_state (SPEC.md §4, §4.2) ------------------------
-
-def layer_list(layers) -> list:
-    """`layers` as a list, or a TypeError naming the argument."""
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)) and \
-            not hasattr(layers, "__iter__"):
-        raise TypeError(f"StatefulModel: layers must be a sequence of modules, one per layer, "
-                        f"got {type(layers).__name__}.")
-    return list(layers)
-
-
-def check_model_arguments(graph_structure, layers, forward_fn, schedule, unroll) -> None:
-    """The constructor's arguments, or an error naming the argument."""
-    if not isinstance(graph_structure, GraphStructure):
-        raise TypeError(f"StatefulModel: graph_structure must be a GraphStructure, "
-                        f"got {type(graph_structure).__name__}")
-    if len(layers) != graph_structure.num_layers:
-        raise ValueError(f"StatefulModel: layers has {len(layers)} entries but "
-                         f"graph_structure.num_layers is {graph_structure.num_layers}.")
-    for i, layer in enumerate(layers):
-        if not callable(layer):
-            raise ValueError(f"StatefulModel: layers[{i}] ({type(layer).__name__}) is "
-                             "not callable.")
-    if not callable(forward_fn):
-        raise TypeError(f"StatefulModel: forward_fn must be callable (default_forward_fn or "
-                        f"delayed_forward_fn), got {type(forward_fn).__name__}.")
-    if schedule not in ("auto", "step", "graph"):
-        raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
-                         f"got {schedule!r}")
-    if schedule == "graph" and forward_fn is not default_forward_fn:
-        raise ValueError("StatefulModel: schedule='graph' computes the straight-through "
-                         "semantics of default_forward_fn; use schedule='step' with "
-                         f"{getattr(forward_fn, '__name__', forward_fn)}.")
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ValueError(f"StatefulModel: unroll must be a positive int, got {unroll!r}")
-
-
-def is_shape(value) -> bool:
-    return isinstance(value, tuple) and all(isinstance(d, int) for d in value)
 
 
 def _raw_key_shape() -> Tuple[int, ...]:
@@ -99,47 +58,6 @@ def check_key(key, context: str) -> None:
         hint = (" (a batch of keys: the model runs one sample with one key; batch with "
                 "eqx.filter_vmap over the key, the input and the state)") if batched else ""
     raise TypeError(f"{context}: key must be {expected}; got {given}{hint}.")
-
-
-def _as_int_tuple(shape):
-    """A tuple (or 1-d NumPy array) of ints, NumPy's included, as a tuple of Python
-    ints; anything else unchanged."""
-    if isinstance(shape, np.ndarray) and shape.ndim == 1 and np.issubdtype(shape.dtype,
-                                                                          np.integer):
-        shape = tuple(shape.tolist())
-    if isinstance(shape, tuple) and all(_is_int(d) for d in shape):
-        return tuple(int(d) for d in shape)
-    return shape
-
-
-def input_shapes(in_shape, num_inputs: int) -> List[Tuple[int, ...]]:
-    """`in_shape` as one shape per external input. As upstream reads it: a tuple
-    of ints is one shape, an int `n` the shape `(n,)`, and a list holds one
-    entry per external input, an int `n` in it meaning `(n,)` (SPEC.md §4.2)."""
-    in_shape = _as_int_tuple(in_shape)
-    if _is_int(in_shape):
-        in_shape = (int(in_shape),)
-    if is_shape(in_shape):
-        shapes = [in_shape]
-    else:
-        try:
-            if isinstance(in_shape, (str, bytes)):
-                raise TypeError
-            shapes = [(int(shape),) if _is_int(shape) else _as_int_tuple(tuple(shape))
-                      for shape in in_shape]
-        except TypeError:
-            raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
-                             f"sequence of shapes, got {in_shape!r}") from None
-    for k, shape in enumerate(shapes):
-        name = "in_shape" if is_shape(in_shape) else f"in_shape[{k}]"
-        if not is_shape(shape) or any(isinstance(d, bool) for d in shape):
-            raise ValueError(f"init_state: {name} = {shape!r} is not a shape (a tuple of ints).")
-        if any(d < 0 for d in shape):
-            raise ValueError(f"init_state: {name} = {shape} has a negative dimension.")
-    if len(shapes) != num_inputs:
-        raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
-                         f"in_shape gives {len(shapes)} shape(s): {shapes}.")
-    return shapes
 
 
 def as_sequences(struct: GraphStructure, input_batch) -> List:
@@ -306,21 +224,3 @@ def check_one_step(step, states, first_step_inputs, layers, struct) -> None:
                 f"input_states[{i}] was not built by init_state for these inputs.")
     for i in range(struct.num_layers):
         _check_state_fits_input(layers, struct, states, first_step_inputs, i)
-
-
-def check_loop_fn(loop_fn, schedule, checkpoint, unroll) -> None:
-    """`loop_fn` replaces `lax.scan` in the step schedule only (SPEC.md §4.6)."""
-    if not callable(loop_fn):
-        raise TypeError(f"StatefulModel: loop_fn must be callable like lax.scan(f, init, xs), "
-                        f"got {type(loop_fn).__name__}.")
-    if loop_fn is jax.lax.scan:
-        return
-    name = getattr(loop_fn, "__name__", repr(loop_fn))
-    if schedule == "graph":
-        raise ValueError(f"StatefulModel: loop_fn={name} runs the step schedule; "
-                         "schedule='graph' scans with lax.scan. Use schedule='step' or 'auto'.")
-    if checkpoint or unroll != 1:
-        raise ValueError(f"StatefulModel: checkpoint and unroll configure lax.scan; with "
-                         f"loop_fn={name} they must be False and 1 (got {checkpoint!r}, "
-                         f"{unroll!r}).")
-

@@ -5,15 +5,14 @@ A forward function has the signature
 and is what `StatefulModel` scans over time.
 """
 
-from typing import Any, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, NamedTuple, Sequence
 
 import jax.numpy as jnp
-import jax.random as jrand
 from jax import Array
 
 from .graph import GraphStructure
 from .layers.compound import receives_input_list
-from .layers.stateful import call_layer
+from .layers.stateful import call_layer, layer_keys
 
 
 class LayerCarry(NamedTuple):
@@ -21,11 +20,6 @@ class LayerCarry(NamedTuple):
 
     state: Any
     output: Array
-
-
-def layer_keys(key: Optional[Array], num_layers: int) -> List[Optional[Array]]:
-    """One key per layer for this step (`None` everywhere without a key)."""
-    return [None] * num_layers if key is None else list(jrand.split(key, num_layers))
 
 
 def combine_inputs(layer, inputs: Sequence[Array]):
@@ -38,22 +32,41 @@ def combine_inputs(layer, inputs: Sequence[Array]):
     return jnp.concatenate(inputs, axis=0)
 
 
-def _graph_step(layers, struct, key, carry, step_inputs, reads_this_step):
-    new_carry = list(carry)
-    for i, (layer, key_i) in enumerate(zip(layers, layer_keys(key, len(layers)))):
-        inputs = struct.layer_inputs(
-            i, lambda j: (new_carry if reads_this_step(j, i) else carry)[j].output,
-            lambda k: step_inputs[k])
-        new_carry[i] = LayerCarry(*call_layer(layer, carry[i].state,
-                                              combine_inputs(layer, inputs), key_i))
-    return new_carry, [new_carry[f].output for f in struct.final_layer_ids]
-
-
 def reads_this_step(source: int, target: int) -> bool:
     """The straight-through read rule (SPEC.md §4.4): the edge `source -> target`
-    reads step `t` when `source < target`, else step `t - 1`. The graph
-    schedule asks this function too, so the rule lives here only."""
+    reads step `t` when `source < target`, else step `t - 1`."""
     return source < target
+
+
+def step_layers(layers, struct: GraphStructure, members: Iterable[int],
+                carry: Dict[int, LayerCarry], key, read_outside: Callable, read_input: Callable,
+                reads_now: Callable = reads_this_step) -> Dict[int, LayerCarry]:
+    """One time step of the layers `members`, in index order: the one place a
+    layer is stepped (the forward functions and the graph schedule's scans).
+
+    `carry[j]` is member `j`'s carry before the step; the edge `j -> i` between
+    members reads `j`'s new output if `reads_now(j, i)`, else its old one. An
+    edge from a layer `j` outside `members` reads `read_outside(j, i)`, external
+    input `k` reads `read_input(k)`. `key` is split into one key per layer of
+    the graph. Returns the members' new carries.
+    """
+    keys = layer_keys(key, struct.num_layers)
+    new_carry = dict(carry)
+    for i in members:
+        def from_layer(j):
+            if j not in carry:
+                return read_outside(j, i)
+            return (new_carry if reads_now(j, i) else carry)[j].output
+        layer_input = combine_inputs(layers[i], struct.layer_inputs(i, from_layer, read_input))
+        new_carry[i] = LayerCarry(*call_layer(layers[i], carry[i].state, layer_input, keys[i]))
+    return new_carry
+
+
+def _graph_step(layers, struct, key, carry, step_inputs, reads_now):
+    new_carry = step_layers(layers, struct, range(struct.num_layers), dict(enumerate(carry)),
+                            key, None, lambda k: step_inputs[k], reads_now)
+    new_carry = [new_carry[i] for i in range(struct.num_layers)]
+    return new_carry, [new_carry[f].output for f in struct.final_layer_ids]
 
 
 def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
@@ -69,7 +82,7 @@ def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
 def delayed_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
     """Delayed: every edge reads the previous step's output."""
     return _graph_step(layers, struct, key, carry, step_inputs,
-                       reads_this_step=lambda source, target: False)
+                       reads_now=lambda source, target: False)
 
 
 # The documentation's name for the delayed forward function.

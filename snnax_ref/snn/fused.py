@@ -10,17 +10,19 @@ same `LIF.__call__` forward, so every value is the readable path's, and
 gives that scan a JVP written from the LIF equations (§3.5), with the reset
 stop-gradiented (`stop_reset_grad=True`, the only case fused):
 
-    dV_t = a dV_{t-1} + (1 - a) dI_{t-1} + da (V'_t - I_{t-1}),   V'_t = V_{t-1} - R(...)
-    dI_t = b dI_{t-1} + (1 - b) dx_t     + db (I_{t-1} - x_t)
-    dS_t = d spike_fn(V_t - threshold)        (dV_t, and the threshold's tangent)
+    d_membrane_t = a d_membrane_{t-1} + (1 - a) d_current_{t-1}
+                   + da (after_reset_t - current_{t-1})
+    d_current_t  = b d_current_{t-1} + (1 - b) d_drive_t + db (current_{t-1} - drive_t)
+    d_spikes_t   = d spike_fn(membrane_t - threshold)   (with the threshold's tangent)
 
-The tangent recurrence is linear with the constant coefficients `a` and `b`,
-so JAX transposes it into one reverse loop of elementwise work. The decay
-tangents `da`, `db` enter that loop already spread over one step's state
-(`_spread`), so their cotangents accumulate per neuron (and per sample
-under `vmap`) inside the loop and are summed once, after it. The primal
-scan records the two coefficient sequences `V'_t - I_{t-1}` and
-`I_{t-1} - x_t` with the membrane; `dS` is taken for all steps at once.
+where `after_reset_t` is the membrane once the previous spikes reset it
+(`LIF.after_reset`). The tangent recurrence is linear with the constant
+coefficients `a` and `b`, so JAX transposes it into one reverse loop of
+elementwise work. The decay tangents `da`, `db` enter that loop already
+spread over one step's state (`_spread`), so their cotangents accumulate per
+neuron (and per sample under `vmap`) inside the loop and are summed once,
+after it. The primal scan records the two coefficient sequences with the
+membrane; `d_spikes` is taken for all steps at once.
 """
 
 from typing import Any, Tuple
@@ -53,50 +55,48 @@ def _spread(tangent: Array, like: Array) -> Array:
 def lif_scan(layer, state: Any, drive: Array, unroll: int = 1) -> Tuple[Any, Array]:
     """`lax.scan` of `layer(state, x)` over `drive` (`(T, *shape)`, `T >= 1`):
     `(final_state, spikes)` exactly as the readable scan, with the JVP above."""
-    params, static = eqx.partition(layer, eqx.is_inexact_array)
+    return _lif_scan(layer, state, drive, unroll=unroll)
 
-    @jax.custom_jvp
-    def scan(params, state, drive):
-        neuron = eqx.combine(params, static)
-        return lax.scan(lambda s, x: neuron(s, x), state, drive, unroll=unroll)
 
-    @scan.defjvp
-    def scan_jvp(primals, tangents):
-        params, state, drive = primals
-        d_params, d_state, d_drive = tangents
-        neuron = eqx.combine(params, static)
+@eqx.filter_custom_jvp
+def _lif_scan(neuron, state, drive, *, unroll):
+    return lax.scan(lambda s, x: neuron(s, x), state, drive, unroll=unroll)
 
-        def step(state, x):
-            membrane, current, previous_spikes = state
-            new_state, spikes = neuron(state, x)
-            after_reset = neuron.after_reset(membrane, previous_spikes)
-            return new_state, (spikes, new_state[0], after_reset - current, current - x)
 
-        final, (spikes, membrane, membrane_coefficient, current_coefficient) = lax.scan(
-            step, state, drive, unroll=unroll)
+@_lif_scan.def_jvp
+def _lif_scan_jvp(primals, tangents, *, unroll):
+    # A tangent JAX knows to be zero arrives as None: written out as zeros here.
+    tangents = jax.tree_util.tree_map(
+        lambda primal, tangent: jnp.zeros_like(primal)
+        if tangent is None and eqx.is_inexact_array(primal) else tangent, primals, tangents)
+    neuron, state, drive = primals
+    d_neuron, d_state, d_drive = tangents
 
-        (a, b), (da, db) = jax.jvp(lambda p: eqx.combine(p, static).decays(),
-                                   (params,), (d_params,))
-        da, db = _spread(da, membrane[0]), _spread(db, membrane[0])
+    def step(state, x):
+        membrane, current, previous_spikes = state
+        new_state, spikes = neuron(state, x)
+        after_reset = neuron.after_reset(membrane, previous_spikes)
+        return new_state, (spikes, new_state[0], after_reset - current, current - x)
 
-        def tangent_step(carry, coefficients):
-            d_membrane, d_current = carry
-            membrane_coefficient, current_coefficient, dx = coefficients
-            d_membrane = a * d_membrane + (1.0 - a) * d_current + da * membrane_coefficient
-            d_current = b * d_current + (1.0 - b) * dx + db * current_coefficient
-            return (d_membrane, d_current), d_membrane
+    final, (spikes, membrane, membrane_coefficient, current_coefficient) = lax.scan(
+        step, state, drive, unroll=unroll)
+    (a, b), (da, db) = eqx.filter_jvp(lambda n: n.decays(), (neuron,), (d_neuron,))
+    da, db = _spread(da, membrane[0]), _spread(db, membrane[0])
 
-        # The previous spikes' tangent, d_state[2], only feeds the stop-gradiented reset.
-        (_, d_final_current), d_membrane = lax.scan(
-            tangent_step, (d_state[0], d_state[1]),
-            (membrane_coefficient, current_coefficient, d_drive), unroll=unroll)
+    def tangent_step(carry, coefficients):
+        d_membrane, d_current = carry
+        membrane_coefficient, current_coefficient, d_x = coefficients
+        d_membrane = a * d_membrane + (1.0 - a) * d_current + da * membrane_coefficient
+        d_current = b * d_current + (1.0 - b) * d_x + db * current_coefficient
+        return (d_membrane, d_current), d_membrane
 
-        def spikes_of(membrane, params):
-            neuron = eqx.combine(params, static)
-            return jax.vmap(lambda v: neuron.spike_fn(v - neuron.threshold))(membrane)
+    # The previous spikes' tangent, d_state[2], only feeds the stop-gradiented reset.
+    (_, d_final_current), d_membrane = lax.scan(
+        tangent_step, (d_state[0], d_state[1]),
+        (membrane_coefficient, current_coefficient, d_drive), unroll=unroll)
 
-        _, d_spikes = jax.jvp(spikes_of, (membrane, params), (d_membrane, d_params))
-        d_final = [d_membrane[-1], d_final_current, d_spikes[-1]]
-        return (final, spikes), (d_final, d_spikes)
+    def spikes_of(membrane, neuron):
+        return jax.vmap(lambda v: neuron.spike_fn(v - neuron.threshold))(membrane)
 
-    return scan(params, state, drive)
+    _, d_spikes = eqx.filter_jvp(spikes_of, (membrane, neuron), (d_membrane, d_neuron))
+    return (final, spikes), ([d_membrane[-1], d_final_current, d_spikes[-1]], d_spikes)

@@ -1,7 +1,7 @@
 """`GraphStructure`: which layer reads which, validated when it is built."""
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class GraphStructure:
 
     @property
     def output_layer_ids(self) -> Tuple[int, ...]:
-        """Alias of `final_layer_ids`."""
+        """Upstream's name for `final_layer_ids`."""
         return self.final_layer_ids
 
 
@@ -148,3 +148,29 @@ def checked_graph_fields(num_layers, input_layer_ids, final_layer_ids, input_con
                              f"(input_connectivity[{layer}] and input_layer_ids[{layer}] "
                              "are both empty).")
     return input_layer_ids, final_layer_ids, connectivity
+
+
+def strongly_connected_components(num_nodes: int,
+                                  sources_of: Sequence[Sequence[int]]) -> List[List[int]]:
+    """The strongly connected components of nodes `0 .. num_nodes - 1` with edges
+    `j -> i` for `j` in `sources_of[i]` (`input_connectivity`), each sorted,
+    sources first. The graph schedule and the NIR numbering both order by them."""
+    readers: List[List[int]] = [[] for _ in range(num_nodes)]
+    for i, sources in enumerate(sources_of):
+        for j in sources:
+            readers[j].append(i)
+    reach = []  # reach[i]: the nodes that read node i, directly or not, and i itself
+    for start in range(num_nodes):
+        seen, stack = {start}, [start]
+        while stack:
+            for reader in readers[stack.pop()]:
+                if reader not in seen:
+                    seen.add(reader)
+                    stack.append(reader)
+        reach.append(seen)
+    components: Dict[int, List[int]] = {}
+    for i in range(num_nodes):  # i and j share a component when each reaches the other
+        components.setdefault(min(j for j in reach[i] if i in reach[j]), []).append(i)
+    # A component reaching another reaches strictly more nodes: it comes first.
+    return sorted(components.values(), key=lambda members: (-len(reach[members[0]]),
+                                                             members[0]))

@@ -13,8 +13,9 @@ computes the same values in another order:
 3. every other layer (stateful layers, cycles) is scanned over time, in as
    few scans as the time-parallel layers between them allow
    (`graph_stages`): stage `k` evaluates the time-parallel layers whose
-   inputs are ready, then scans its layers together, stepping them in index
-   order and reading everything outside the scan as precomputed sequences.
+   inputs are ready, then scans its layers together, stepping them with the
+   forward functions' `step_layers` and reading everything outside the scan
+   as precomputed sequences.
 
 An edge `j -> i` still reads step `t` when `j < i` and step `t - 1` when
 `j >= i`; across components the `t - 1` read is the source's sequence shifted
@@ -26,58 +27,13 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jrand
 from jax import lax
 
-from .forward import LayerCarry, default_forward_fn, combine_inputs, reads_this_step
+from .forward import LayerCarry, combine_inputs, default_forward_fn, reads_this_step, step_layers
 from .fused import is_fusable, lif_scan
-from .graph import GraphStructure
-from .layers.stateful import StatefulLayer, call_layer
+from .graph import GraphStructure, strongly_connected_components
+from .layers.stateful import StatefulLayer, call_layer, layer_keys
 from .scan import scan_over_time
-
-
-def strongly_connected_components(struct: GraphStructure) -> List[List[int]]:
-    """The components of the graph `j -> i` (j feeds i), sources first."""
-    return components_sources_first(struct.num_layers, struct.input_connectivity)
-
-
-def components_sources_first(num_nodes: int, sources_of: Sequence[Sequence[int]]) -> List[List[int]]:
-    """The strongly connected components of nodes `0 .. num_nodes - 1` with
-    edges `j -> i` for `j` in `sources_of[i]`, each sorted, sources first."""
-    readers: Dict[int, List[int]] = {j: [] for j in range(num_nodes)}
-    for i, sources in enumerate(sources_of):
-        for j in sources:
-            readers[j].append(i)
-    index: Dict[int, int] = {}
-    lowlink: Dict[int, int] = {}
-    stack: List[int] = []
-    on_stack = set()
-    components: List[List[int]] = []
-
-    def visit(node: int) -> None:  # Tarjan's algorithm
-        index[node] = lowlink[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for reader in readers[node]:
-            if reader not in index:
-                visit(reader)
-                lowlink[node] = min(lowlink[node], lowlink[reader])
-            elif reader in on_stack:
-                lowlink[node] = min(lowlink[node], index[reader])
-        if lowlink[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            components.append(sorted(component))
-
-    for node in range(num_nodes):
-        if node not in index:
-            visit(node)
-    return components[::-1]  # Tarjan emits sinks first
 
 
 def is_time_parallel(layers, struct: GraphStructure, component: Sequence[int]) -> bool:
@@ -89,9 +45,10 @@ def is_time_parallel(layers, struct: GraphStructure, component: Sequence[int]) -
 
 
 class Stage(NamedTuple):
-    """Time-parallel layers (in dependency order), then one scan of `scanned`."""
+    """Time-parallel layers run `at_once` (in dependency order), then one scan of
+    `scanned`."""
 
-    parallel: List[int]
+    at_once: List[int]
     scanned: List[int]
 
 
@@ -105,27 +62,27 @@ def graph_stages(layers, struct: GraphStructure) -> List[Stage]:
     `k` holds the time-parallel layers at most `k` scans deep and the scanned
     layers whose inputs are all ready by then.
     """
-    components = strongly_connected_components(struct)
+    components = strongly_connected_components(struct.num_layers, struct.input_connectivity)
     stage_of: Dict[int, int] = {}
-    parallel = set()
+    at_once = set()
     for members in components:
         inside = set(members)
         sources = {j for i in members for j in struct.input_connectivity[i] if j not in inside}
         if is_time_parallel(layers, struct, members):
-            parallel.add(members[0])
+            at_once.add(members[0])
             # its scanned sources must have finished: the stage after theirs
-            stage_of[members[0]] = max((stage_of[j] + (j not in parallel) for j in sources),
+            stage_of[members[0]] = max((stage_of[j] + (j not in at_once) for j in sources),
                                        default=0)
         else:
             stage = max((stage_of[j] for j in sources), default=0)
             stage_of.update((i, stage) for i in members)
     stages = [Stage([], []) for _ in range(max(stage_of.values(), default=-1) + 1)]
     for i in (i for members in components for i in members):  # dependency order
-        if i in parallel:
-            stages[stage_of[i]].parallel.append(i)
-    for i in sorted(i for i in stage_of if i not in parallel):
+        if i in at_once:
+            stages[stage_of[i]].at_once.append(i)
+    for i in sorted(i for i in stage_of if i not in at_once):
         stages[stage_of[i]].scanned.append(i)
-    return [stage for stage in stages if stage.parallel or stage.scanned]
+    return [stage for stage in stages if stage.at_once or stage.scanned]
 
 
 def all_steps_at_once(layer, input_sequences: Sequence, keys: Optional[jax.Array]):
@@ -151,9 +108,9 @@ def all_steps_at_once(layer, input_sequences: Sequence, keys: Optional[jax.Array
 
 class ExecutionPlan(NamedTuple):
     """How `StatefulModel.__call__` runs (SPEC.md §4.6), fixed when the model is
-    built: `schedule` is "step" (scan the forward function) or "graph"; for
-    "graph", `stages` lists per stage the time-parallel layers and the layers
-    sharing one scan."""
+    built: `schedule` is the resolved "step" (scan the forward function) or
+    "graph"; for "graph", `stages` lists per stage the time-parallel layers
+    and the layers sharing one scan."""
 
     schedule: str
     stages: tuple
@@ -171,8 +128,8 @@ class ExecutionPlan(NamedTuple):
             return f"step schedule: one scan of the forward function ({options})"
         lines = [f"graph schedule ({options}):"]
         for k, stage in enumerate(self.stages):
-            if stage.parallel:
-                lines.append(f"  stage {k}: layers {list(stage.parallel)} for all steps at once")
+            if stage.at_once:
+                lines.append(f"  stage {k}: layers {list(stage.at_once)} for all steps at once")
             if stage.scanned and stage.scanned[0] in self.fused:
                 lines.append(f"  stage {k}: the fused LIF scan of layer {stage.scanned[0]}")
             elif stage.scanned:
@@ -182,19 +139,42 @@ class ExecutionPlan(NamedTuple):
 
 def execution_plan(layers, struct: GraphStructure, forward_fn, schedule: str,
                    checkpoint: bool, unroll: int, loop_fn: Callable = lax.scan,
-                   fuse_neurons: bool = True) -> ExecutionPlan:
-    """The plan for `schedule` ("auto", "step" or "graph"): "auto" takes the graph
-    schedule for `default_forward_fn` when some layer is time-parallel. A
-    `loop_fn` other than `lax.scan` runs the step schedule with it. With
-    `fuse_neurons` and without `checkpoint`, the graph schedule runs a stage
-    that scans one fusable LIF layer (`fused.is_fusable`) with the fused scan."""
+                   fuse_lif: bool = True) -> ExecutionPlan:
+    """The plan for `schedule` ("auto", "step" or "graph"), or an error naming the
+    option that does not fit: "auto" takes the graph schedule for
+    `default_forward_fn` when some layer is time-parallel; "graph" computes
+    `default_forward_fn` only. A `loop_fn` other than `lax.scan` runs the step
+    schedule with it. With `fuse_lif` and without `checkpoint`, the graph
+    schedule runs a stage that scans one fusable LIF layer (`fused.is_fusable`)
+    with the fused scan."""
+    if schedule not in ("auto", "step", "graph"):
+        raise ValueError(f"StatefulModel: schedule must be 'auto', 'step' or 'graph', "
+                         f"got {schedule!r}")
+    if schedule == "graph" and forward_fn is not default_forward_fn:
+        raise ValueError("StatefulModel: schedule='graph' computes the straight-through "
+                         "semantics of default_forward_fn; use schedule='step' with "
+                         f"{getattr(forward_fn, '__name__', forward_fn)}.")
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"StatefulModel: unroll must be a positive int, got {unroll!r}")
+    if not callable(loop_fn):
+        raise TypeError(f"StatefulModel: loop_fn must be callable like lax.scan(f, init, xs), "
+                        f"got {type(loop_fn).__name__}.")
     if loop_fn is not lax.scan:
+        name = getattr(loop_fn, "__name__", repr(loop_fn))
+        if schedule == "graph":
+            raise ValueError(f"StatefulModel: loop_fn={name} runs the step schedule; "
+                             "schedule='graph' scans with lax.scan. Use schedule='step' or "
+                             "'auto'.")
+        if checkpoint or unroll != 1:
+            raise ValueError(f"StatefulModel: checkpoint and unroll configure lax.scan; with "
+                             f"loop_fn={name} they must be False and 1 (got {checkpoint!r}, "
+                             f"{unroll!r}).")
         return ExecutionPlan("step", (), bool(checkpoint), unroll, loop_fn)
     stages = graph_stages(layers, struct) if forward_fn is default_forward_fn else []
-    graph = schedule == "graph" or (schedule == "auto" and any(s.parallel for s in stages))
-    frozen = tuple(Stage(tuple(s.parallel), tuple(s.scanned)) for s in stages) if graph else ()
+    graph = schedule == "graph" or (schedule == "auto" and any(s.at_once for s in stages))
+    frozen = tuple(Stage(tuple(s.at_once), tuple(s.scanned)) for s in stages) if graph else ()
     fused = tuple(s.scanned[0] for s in frozen
-                  if fuse_neurons and not checkpoint and len(s.scanned) == 1
+                  if fuse_lif and not checkpoint and len(s.scanned) == 1
                   and is_fusable(layers[s.scanned[0]],
                                  s.scanned[0] in struct.input_connectivity[s.scanned[0]]))
     return ExecutionPlan("graph" if graph else "step", frozen, bool(checkpoint), unroll,
@@ -208,10 +188,7 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
     """Run the whole sequence through `stages` (`graph_stages`); returns
     `(final_carry, final_outputs)` exactly as scanning `default_forward_fn` would.
     A stage scanning one layer listed in `fused` runs `fused.lif_scan`."""
-    num_layers = struct.num_layers
     num_steps = int(sequences[0].shape[0])
-    # keys[t, i] is layer i's key at step t, as default_forward_fn splits them.
-    keys = None if step_keys is None else jax.vmap(lambda k: jrand.split(k, num_layers))(step_keys)
     # A scanned layer's outputs are stacked over time only if a layer outside
     # its scan, or the caller, reads them.
     scan_of = {i: k for k, stage in enumerate(stages) for i in stage.scanned}
@@ -228,60 +205,43 @@ def graph_schedule(layers, struct: GraphStructure, stages: Sequence[Stage],
             return sequence_of[source]
         return jnp.concatenate([carry[source].output[None], sequence_of[source][:-1]])
 
-    for parallel, scanned in stages:
-        for i in parallel:
+    for at_once, scanned in stages:
+        for i in at_once:
+            # Layer i's key at step t, as step_layers splits the step's key.
+            keys = None if step_keys is None else jax.vmap(
+                lambda key, i=i: layer_keys(key, struct.num_layers)[i])(step_keys)
             inputs = struct.layer_inputs(i, lambda j: read_sequence(j, i),
                                          lambda k: sequences[k])
-            outputs = all_steps_at_once(layers[i], inputs, None if keys is None else keys[:, i])
-            sequence_of[i] = outputs
-            new_carry[i] = LayerCarry(None, outputs[-1])
+            sequence_of[i] = all_steps_at_once(layers[i], inputs, keys)
+            new_carry[i] = LayerCarry(None, sequence_of[i][-1])
         if not scanned:
             continue
-
-        inside = set(scanned)
-        # Per layer, in concatenation order: ("carry", j) or ("sequence", position).
-        outside_sequences, plans = [], {}
-        def from_outside(sequence):
-            outside_sequences.append(sequence)
-            return ("sequence", len(outside_sequences) - 1)
-
-        for i in scanned:
-            plans[i] = struct.layer_inputs(
-                i, lambda j: ("carry", j) if j in inside else from_outside(read_sequence(j, i)),
-                lambda k: from_outside(sequences[k]))
+        # What the scanned layers read from outside the scan, as whole sequences.
+        from_layers = {(j, i): read_sequence(j, i) for i in scanned
+                       for j in struct.input_connectivity[i] if j not in scanned}
+        from_inputs = {k: sequences[k] for i in scanned for k in struct.input_layer_ids[i]}
         stacked = [i for i in scanned if i in needed]
 
-        if scanned[0] in fused and num_steps > 0:
+        if scanned[0] in fused:
             (i,) = scanned
-            layer = layers[i]
-            drive = jax.vmap(lambda *parts: combine_inputs(layer, list(parts)))(
-                *outside_sequences)
+            drive = jax.vmap(lambda parts, i=i: combine_inputs(layers[i], parts))(
+                struct.layer_inputs(i, lambda j: from_layers[(j, i)], lambda k: from_inputs[k]))
             if jnp.issubdtype(drive.dtype, jnp.inexact):
-                final_state, spikes = lif_scan(layer, carry[i].state, drive, unroll)
+                final_state, spikes = lif_scan(layers[i], carry[i].state, drive, unroll)
                 new_carry[i] = LayerCarry(final_state, spikes[-1])
                 sequence_of[i] = spikes
                 continue
 
-        def step(scan_carry, step_slice, scanned=scanned, plans=plans, stacked=stacked):
-            outside_now, step_layer_keys = step_slice
-            previous = dict(zip(scanned, scan_carry))
-            current = dict(previous)
-            for i in scanned:  # index order: straight-through, as default_forward_fn
-                inputs = []
-                for where, what in plans[i]:
-                    if where == "sequence":
-                        inputs.append(outside_now[what])
-                    else:
-                        inputs.append(current[what].output if reads_this_step(what, i)
-                                      else previous[what].output)
-                key = None if step_layer_keys is None else step_layer_keys[i]
-                current[i] = LayerCarry(*call_layer(layers[i], previous[i].state,
-                                                    combine_inputs(layers[i], inputs), key))
+        def step(scan_carry, step_slice, scanned=scanned, stacked=stacked):
+            (layer_now, input_now), step_key = step_slice
+            current = step_layers(layers, struct, scanned, dict(zip(scanned, scan_carry)),
+                                  step_key, lambda j, i: layer_now[(j, i)],
+                                  lambda k: input_now[k])
             return [current[i] for i in scanned], [current[i].output for i in stacked]
 
         final, stacked_outputs = scan_over_time(step, [carry[i] for i in scanned],
-                                                (outside_sequences, keys), num_steps,
-                                                checkpoint=checkpoint, unroll=unroll)
+                                                ((from_layers, from_inputs), step_keys),
+                                                num_steps, checkpoint=checkpoint, unroll=unroll)
         for i, layer_carry in zip(scanned, final):
             new_carry[i] = layer_carry
         sequence_of.update(zip(stacked, stacked_outputs))

@@ -8,14 +8,9 @@ last strict pass checks every layer against all of its inputs.
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import jax
-import numpy as np
-import jax.random as jrand
-import equinox as eqx
-
-from .graph import GraphStructure
+from .graph import GraphStructure, is_int
 from .layers.compound import receives_input_list
-from .layers.stateful import StatefulLayer, call_layer
+from .layers.stateful import abstract_output_shape, as_shape
 
 Shape = Tuple[int, ...]
 
@@ -49,63 +44,70 @@ def concatenated_shape(layers, index: int, parts, context="init_state") -> Shape
     return (sum(shape[0] for shape in shapes),) + shapes[0][1:]
 
 
-def mock_layer_input(layers, index: int, parts, dtype, context="init_state"):
-    """An abstract input for layer `index` and a description of where it comes from."""
-    if receives_input_list(layers[index]):
-        return [jax.ShapeDtypeStruct(shape, dtype) for _, shape in parts], _describe(parts)
-    input_shape = concatenated_shape(layers, index, parts, context)
-    described = (f"{input_shape} = {_describe(parts)}" if len(parts) > 1
-                 else f"{input_shape} from {_describe(parts)}")
-    return jax.ShapeDtypeStruct(input_shape, dtype), described
-
-
 def evaluate_layer(layers, index: int, parts, dtype, state=None, context="init_state"):
     """Abstractly run one step of layer `index`; return its output's shape.
 
     A stateful layer uses `state`, or a fresh `init_state` of its input shape.
     Any failure becomes a `ValueError` naming the layer and its input shapes.
     """
-    layer = layers[index]
-    mock_input, described = mock_layer_input(layers, index, parts, dtype, context)
-
-    def one_step(layer_state, x):
-        key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
-        if isinstance(layer, StatefulLayer) and layer_state is None:
-            shape = [a.shape for a in x] if isinstance(x, list) else x.shape
-            layer_state = layer.init_state(shape, key=key)
-        return call_layer(layer, layer_state, x, key)[1]
-
+    if receives_input_list(layers[index]):
+        input_shape, described = [shape for _, shape in parts], _describe(parts)
+    else:
+        input_shape = concatenated_shape(layers, index, parts, context)
+        described = (f"{input_shape} = {_describe(parts)}" if len(parts) > 1
+                     else f"{input_shape} from {_describe(parts)}")
     try:
-        return tuple(eqx.filter_eval_shape(one_step, state, mock_input).shape)
+        return abstract_output_shape(layers[index], input_shape, dtype, state)
     except Exception as error:  # noqa: BLE001 - re-raised with the layer and shapes
         raise ValueError(
             f"{context}: {_layer_name(layers, index)} cannot take its input of shape "
             f"{described}: {type(error).__name__}: {error}") from error
 
 
-def evaluate_output_shape(layers, index: int, parts, dtype, context="init_state") -> Shape:
-    """Layer `index`'s output shape for the given input parts, or a clear error."""
-    return evaluate_layer(layers, index, parts, dtype, None, context)
+def _is_shape(value) -> bool:
+    return isinstance(value, tuple) and all(is_int(d) for d in value)
 
 
-def _as_shape(shape) -> Shape:
-    """An int `n` (NumPy's too) is `(n,)`; a sequence of ints is a tuple of Python ints."""
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(d) if isinstance(d, np.integer) else d for d in shape)
+def _given_shape(value):
+    return as_shape(tuple(value) if isinstance(value, list) else value)
+
+
+def input_shapes(in_shape, num_inputs: int) -> List[Shape]:
+    """`in_shape` as one shape per external input. As upstream reads it: a tuple
+    of ints is one shape, an int `n` the shape `(n,)`, and a list holds one
+    entry per external input, an int `n` in it meaning `(n,)` (SPEC.md §4.2)."""
+    if _is_shape(as_shape(in_shape)):
+        shapes, names = [as_shape(in_shape)], ["in_shape"]
+    else:
+        try:
+            if isinstance(in_shape, (str, bytes)):
+                raise TypeError
+            shapes = [as_shape(shape if is_int(shape) else tuple(shape)) for shape in in_shape]
+        except TypeError:
+            raise ValueError(f"init_state: in_shape must be a shape (tuple of ints) or a "
+                             f"sequence of shapes, got {in_shape!r}") from None
+        names = [f"in_shape[{k}]" for k in range(len(shapes))]
+    for name, shape in zip(names, shapes):
+        if not _is_shape(shape):
+            raise ValueError(f"init_state: {name} = {shape!r} is not a shape (a tuple of ints).")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"init_state: {name} = {shape} has a negative dimension.")
+    if len(shapes) != num_inputs:
+        raise ValueError(f"init_state: the graph reads {num_inputs} external input(s) but "
+                         f"in_shape gives {len(shapes)} shape(s): {shapes}.")
+    return shapes
 
 
 def given_input_parts(layers, index: int, given) -> List[Tuple[str, Shape]]:
     """`shapes[index]` as input parts: one part, or one per entry for a layer
     that receives a list."""
     if receives_input_list(layers[index]):
-        if isinstance(given, (int, np.integer)) \
-                or not all(isinstance(s, (int, np.integer, tuple, list)) for s in given):
+        if is_int(given) or not all(is_int(s) or isinstance(s, (tuple, list)) for s in given):
             raise ValueError(
                 f"init_state: {_layer_name(layers, index)} receives a list of inputs, so "
                 f"shapes[{index}] must be a list with one shape per input, got {given!r}.")
-        return [(f"shapes[{index}][{k}]", _as_shape(s)) for k, s in enumerate(given)]
-    return [(f"shapes[{index}]", _as_shape(given))]
+        return [(f"shapes[{index}][{k}]", _given_shape(s)) for k, s in enumerate(given)]
+    return [(f"shapes[{index}]", _given_shape(given))]
 
 
 def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[Shape],
@@ -125,7 +127,7 @@ def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[S
                              f"has {num_layers} layers.")
         given = {i: given_input_parts(layers, i, s) for i, s in enumerate(shapes)
                  if s is not None}
-    known: Dict[int, Shape] = {i: evaluate_output_shape(layers, i, parts, dtype)
+    known: Dict[int, Shape] = {i: evaluate_layer(layers, i, parts, dtype)
                                for i, parts in given.items()}
 
     for _ in range(num_layers + 1):
@@ -136,10 +138,10 @@ def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[S
             if not available or i in given:
                 continue
             if len(available) == len(parts):
-                shape = evaluate_output_shape(layers, i, parts, dtype)
+                shape = evaluate_layer(layers, i, parts, dtype)
             else:
                 try:  # provisional: a feedback input's shape is not known yet
-                    shape = evaluate_output_shape(layers, i, available, dtype)
+                    shape = evaluate_layer(layers, i, available, dtype)
                 except ValueError:
                     continue
             if known.get(i) != shape:
@@ -166,7 +168,7 @@ def infer_output_shapes(layers, struct: GraphStructure, input_shapes: Sequence[S
                     f"init_state: shapes[{i}] says {_layer_name(layers, i)} receives "
                     f"{expected}, but the graph gives it {_describe(parts)}; shapes[{i}] is "
                     "the shape of what the layer receives (SPEC.md §4.2): fix it or the graph.")
-        shape = evaluate_output_shape(layers, i, parts, dtype)
+        shape = evaluate_layer(layers, i, parts, dtype)
         if shape != known[i]:
             raise ValueError(
                 f"init_state: {_layer_name(layers, i)} outputs shape {shape} for its input "

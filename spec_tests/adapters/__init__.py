@@ -180,6 +180,11 @@ def describe_load_error(impl: str, error: BaseException) -> str:
     return "\n".join(lines)
 
 
+def deviation_id(nodeid: str) -> str:
+    """What known-deviations files match against: the node id without its file."""
+    return nodeid.split("::", 1)[-1]
+
+
 def read_deviations(path: Optional[Path]) -> List[Tuple[str, str]]:
     """`(test-id prefix, reason)` pairs from a known-deviations file.
 

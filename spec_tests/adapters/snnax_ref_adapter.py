@@ -128,17 +128,21 @@ class SnnaxStyleAdapter:
     CLEAR_CACHES_EVERY = 100
     builds = 0
 
-    def build(self, network: NetworkSpec, forward: str, dtype: str):
+    def model_parts(self, network: NetworkSpec, forward: str, dtype: str):
+        """`(layers, GraphStructure arguments but final_layer_ids, forward_fn)`."""
         self.dtype = jnp.dtype(dtype)
         keys = jax.random.split(jax.random.PRNGKey(0), network.num_layers)
         layers = [self.build_layer(spec, k) for spec, k in zip(network.layers, keys)]
-        structure = self.snn.GraphStructure(
-            num_layers=network.num_layers,
-            input_layer_ids=[list(ids) for ids in network.input_layer_ids],
-            final_layer_ids=list(network.final_layer_ids),
-            input_connectivity=[list(ids) for ids in network.input_connectivity])
+        graph = dict(num_layers=network.num_layers,
+                     input_layer_ids=[list(ids) for ids in network.input_layer_ids],
+                     input_connectivity=[list(ids) for ids in network.input_connectivity])
         forward_fn = (self.snn.architecture.delayed_forward_fn if forward == DELAYED
                       else self.snn.architecture.default_forward_fn)
+        return layers, graph, forward_fn
+
+    def build(self, network: NetworkSpec, forward: str, dtype: str):
+        layers, graph, forward_fn = self.model_parts(network, forward, dtype)
+        structure = self.snn.GraphStructure(final_layer_ids=list(network.final_layer_ids), **graph)
         model = self.snn.StatefulModel(structure, layers, forward_fn=forward_fn,
                                        **self.model_options)
         return self.cast(model)
@@ -293,13 +297,13 @@ def layer_input_shapes(network: NetworkSpec):
 
 
 PLAN_CHOICES = {"checkpoint": (False, True), "unroll": (1, 2, 3),
-                "fuse_neurons": (True, False)}
+                "fuse_lif": (True, False)}
 
 
 def draw_plan(inputs, graph_allowed: bool) -> dict:
     """The execution plan for a run with these input sequences: schedule in
     {step, graph} (graph only for `default_forward_fn`), checkpoint in
-    {False, True}, unroll in {1, 2, 3}, fuse_neurons in {True, False}, drawn
+    {False, True}, unroll in {1, 2, 3}, fuse_lif in {True, False}, drawn
     from a stable hash of the inputs' shapes and bytes (so T too): the same
     run always gets the same plan, and a replayed failure runs it again."""
     digest = hashlib.sha256()
@@ -336,7 +340,7 @@ step_adapter = _make_adapter(schedule="step")
 # (an LIF scanned alone runs the fused LIF scan, snn/fused.py).
 graph_adapter = _make_adapter(schedule="graph")
 # The same, every LIF scanned by its readable __call__.
-graph_readable_adapter = _make_adapter(schedule="graph", fuse_neurons=False)
+graph_readable_adapter = _make_adapter(schedule="graph", fuse_lif=False)
 # Both schedules with a rematerialised, unrolled scan body.
 checkpointed_graph_adapter = _make_adapter(schedule="graph", checkpoint=True, unroll=2)
 checkpointed_step_adapter = _make_adapter(schedule="step", checkpoint=True, unroll=2)

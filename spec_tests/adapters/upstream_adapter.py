@@ -78,15 +78,8 @@ class UpstreamAdapter(SnnaxStyleAdapter):
             raise NotImplementedError(
                 f"upstream GraphStructure has no final_layer_ids; it returns layer {last} "
                 f"only, but the network asks for {network.final_layer_ids}")
-        self.dtype = jnp.dtype(dtype)
-        keys = jax.random.split(jax.random.PRNGKey(0), network.num_layers)
-        layers = [self.build_layer(spec, k) for spec, k in zip(network.layers, keys)]
-        structure = self.snn.GraphStructure(
-            num_layers=network.num_layers,
-            input_layer_ids=[list(ids) for ids in network.input_layer_ids],
-            input_connectivity=[list(ids) for ids in network.input_connectivity])
-        forward_fn = (self.snn.architecture.delayed_forward_fn if forward == "delayed"
-                      else self.snn.architecture.default_forward_fn)
+        layers, graph, forward_fn = self.model_parts(network, forward, dtype)
+        structure = self.snn.GraphStructure(**graph)
         return self.cast(self.snn.StatefulModel(structure, layers, forward_fn=forward_fn))
 
     def init_state(self, model, network, key_seed=0):

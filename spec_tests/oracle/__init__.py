@@ -6,7 +6,9 @@ plain Python, and vectorises only inside one layer's update.
 
 Public API:
 
-- `run(run_spec, margin=1e-6, initial_states=None, initial_outputs=None) -> RunResult`
+- `run(run_spec, margin=1e-6, initial_states=None, initial_outputs=None,
+  semantics=None) -> RunResult`: `semantics` an alternative of `alternatives.py`
+  (None: SPEC), passed explicitly to every step.
 - `init_state(network, dropout_masks=None) -> (states, outputs)`: SPEC's default
   initial state (a Dropout layer's initial output needs its `RunSpec.dropout_masks`).
 - `surrogate_derivative(name, beta, x)`: the dH/dx a spike function uses.

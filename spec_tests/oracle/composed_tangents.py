@@ -1,9 +1,11 @@
-"""Forward-mode tangents of SRM and the composed layers, and the one-step dispatcher.
+"""Forward-mode tangents of SRM and the composed layers (one function per
+class, named like it), and the one-step dispatcher.
 
 `step_layer_tangent(layer, state, state_tangent, x, x_tangent, param_tangents)`
 returns `(new_state, new_state_tangent, output, output_tangent,
-spike_arguments)` for any layer kind; states and their tangents are flat
-lists in SPEC order. `param_tangents` is None (all zero) or a dict from
+spike_arguments)` for any layer kind, from the function named like its kind,
+here, in `neuron_tangents.py` or in `stateless_tangents.py`; states and
+their tangents are flat lists in SPEC order. `param_tangents` is None (all zero) or a dict from
 parameter name to tangent array, with the members' dicts (or None) as a list
 under the key "members".
 """
@@ -12,15 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec_tests.oracle import neuron_tangents, stateless_tangents
 from spec_tests.oracle.composed import split_member_states, state_size
 from spec_tests.oracle.defaults import threshold_of
-from spec_tests.oracle.neuron_tangents import NEURON_TANGENT_FUNCTIONS
-from spec_tests.oracle.stateless_tangents import STATELESS_TANGENT_FUNCTIONS
 from spec_tests.oracle.tangent_rules import (
     clamp_pair, decay_pair, member_tangents, param_pair, spike_pair)
 
 
-def srm(layer, state, dstate, x, dx, dparams):
+def SRM(layer, state, dstate, x, dx, dparams):
     """p = a*p + (1-a)*x;  q = b*q + (1-b)*p;  r = g*r + rv*sg(S_prev);
     V = layer(q) - rv*r;  S = H(V - threshold)   (stop_reset_grad plays no part)."""
     (p, q, r, S_prev), (dp, dq, dr, _) = state, dstate
@@ -41,7 +42,7 @@ def srm(layer, state, dstate, x, dx, dparams):
     return [p, q, r, S], [dp, dq, dr, dS], S, dS, arguments
 
 
-def compound(layer, state, dstate, x, dx, dparams):
+def CompoundLayer(layer, state, dstate, x, dx, dparams):
     """Members in sequence; a ResNetBlock adds its input: y = last + x, dy = d last + dx."""
     new_state, new_dstate, arguments = [], [], []
     y, dy = x, dx
@@ -57,7 +58,10 @@ def compound(layer, state, dstate, x, dx, dparams):
     return new_state, new_dstate, y, dy, arguments
 
 
-def parallel(layer, state, dstate, inputs, dinputs, dparams):
+ResNetBlock = CompoundLayer
+
+
+def Parallel(layer, state, dstate, inputs, dinputs, dparams):
     """y = sum_k member_k(inputs[k]);  dy = sum_k d member_k."""
     if len(inputs) != len(layer.members):
         raise ValueError(f"Parallel: {len(layer.members)} members but {len(inputs)} inputs")
@@ -77,17 +81,13 @@ def step_layer_tangent(layer, state, dstate, x, dx, dparams):
     if layer.kind == "Parallel":
         if not isinstance(x, (list, tuple)):
             raise ValueError("Parallel: expects a list of inputs, got one array")
-        return parallel(layer, [], [], [np.asarray(v, dtype=np.float64) for v in x],
+        return Parallel(layer, [], [], [np.asarray(v, dtype=np.float64) for v in x],
                         [np.asarray(v, dtype=np.float64) for v in dx], dparams)
     x, dx = np.asarray(x, dtype=np.float64), np.asarray(dx, dtype=np.float64)
-    if layer.kind in NEURON_TANGENT_FUNCTIONS:
-        return NEURON_TANGENT_FUNCTIONS[layer.kind](layer, list(state), list(dstate),
-                                                    x, dx, dparams)
-    if layer.kind == "SRM":
-        return srm(layer, list(state), list(dstate), x, dx, dparams)
-    if layer.kind in ("CompoundLayer", "ResNetBlock"):
-        return compound(layer, list(state), list(dstate), x, dx, dparams)
-    if layer.kind in STATELESS_TANGENT_FUNCTIONS:
-        y, dy, arguments = STATELESS_TANGENT_FUNCTIONS[layer.kind](layer, x, dx, dparams)
+    if hasattr(stateless_tangents, layer.kind):
+        y, dy, arguments = getattr(stateless_tangents, layer.kind)(layer, x, dx, dparams)
         return [], [], y, dy, arguments
-    raise ValueError(f"unknown layer kind {layer.kind!r}")
+    step = getattr(neuron_tangents, layer.kind, None) or globals().get(layer.kind)
+    if step is None:
+        raise ValueError(f"unknown layer kind {layer.kind!r}")
+    return step(layer, list(state), list(dstate), x, dx, dparams)

@@ -7,8 +7,6 @@ Parameters come back as float64 arrays.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +48,39 @@ PARAM_DEFAULTS = {
 }
 
 
+# -- SPEC, or an alternative to it (spec_tests/oracle/alternatives.py) -----------------
+
+@dataclass(frozen=True)
+class Semantics:
+    """Switches that make the oracle compute a documented alternative to SPEC.md.
+
+    The defaults are SPEC; `alternatives.py` names the other settings and
+    `spec_tests.tools.diagnosis` runs them to explain a deviation. `run(...,
+    semantics=...)` passes one down to every step of the run explicitly.
+
+    - `edges`: None reads edges as the run's forward function says; DELAYED or
+      STRAIGHT_THROUGH reads every edge that way whatever the run asked for.
+    - `input_order`: how a layer's parts are ordered: "connected_first" (SPEC),
+      "external_first", or "reversed" (SPEC's order backwards).
+    - `iaf_reset` / `lif_reset`: when SimpleIAF, IAF, SimpleLIF, AdaptiveLIF /
+      LIF, LIFSoftReset apply their reset: "end" (after the spike read, with
+      this step's spikes: SPEC for the first group), "start" (before
+      integrating, with the previous spikes: SPEC for the second group) or
+      "between" (after integrating, before the spike read, with the previous
+      spikes).
+    - `clamp_constants`: False uses every clamped constant raw (`clamp`).
+    """
+
+    edges: str | None = None
+    input_order: str = "connected_first"
+    iaf_reset: str = "end"
+    lif_reset: str = "start"
+    clamp_constants: bool = True
+
+
+SPEC_SEMANTICS = Semantics()
+
+
 def hyper(layer, name: str):
     """`layer.hyper[name]`, or SPEC.md's default for it."""
     if name in layer.hyper:
@@ -82,9 +113,10 @@ def optional_param(layer, name: str):
     return None if value is None else np.asarray(value, dtype=np.float64)
 
 
-def clamp(low, value, high):
-    """clamp(lo, v, hi) = min(max(v, lo), hi) (v itself under `Semantics(clamp_constants=False)`)."""
-    if not active_semantics().clamp_constants:
+def clamp(low, value, high, semantics=SPEC_SEMANTICS):
+    """clamp(lo, v, hi) = min(max(v, lo), hi) (v itself under
+    `Semantics(clamp_constants=False)`)."""
+    if not semantics.clamp_constants:
         return value
     return np.minimum(np.maximum(value, low), high)
 
@@ -92,52 +124,3 @@ def clamp(low, value, high):
 def threshold_of(layer) -> np.ndarray:
     """The layer's threshold (a float, or an array) as a float64 array."""
     return np.asarray(hyper(layer, "threshold"), dtype=np.float64)
-
-
-# -- running under an alternative to SPEC (spec_tests/oracle/alternatives.py) ----------
-
-@dataclass(frozen=True)
-class Semantics:
-    """Switches that make the oracle compute a documented alternative to SPEC.md.
-
-    The defaults are SPEC; `alternatives.py` names the other settings and
-    `spec_tests.diagnosis` runs them to explain a deviation. `run(...,
-    semantics=...)` puts one in force for the duration of the run.
-
-    - `edges`: None reads edges as the run's forward function says; DELAYED or
-      STRAIGHT_THROUGH reads every edge that way whatever the run asked for.
-    - `input_order`: how a layer's parts are ordered: "connected_first" (SPEC),
-      "external_first", or "reversed" (SPEC's order backwards).
-    - `iaf_reset` / `lif_reset`: when SimpleIAF, IAF, SimpleLIF, AdaptiveLIF /
-      LIF, LIFSoftReset apply their reset: "end" (after the spike read, with
-      this step's spikes: SPEC for the first group), "start" (before
-      integrating, with the previous spikes: SPEC for the second group) or
-      "between" (after integrating, before the spike read, with the previous
-      spikes).
-    - `clamp_constants`: False uses every clamped constant raw (`clamp`).
-    """
-
-    edges: str | None = None
-    input_order: str = "connected_first"
-    iaf_reset: str = "end"
-    lif_reset: str = "start"
-    clamp_constants: bool = True
-
-
-SPEC_SEMANTICS = Semantics()
-_ACTIVE_SEMANTICS = contextvars.ContextVar("oracle_semantics", default=SPEC_SEMANTICS)
-
-
-def active_semantics() -> Semantics:
-    """The semantics the oracle runs under now (SPEC outside `semantics_in_force`)."""
-    return _ACTIVE_SEMANTICS.get()
-
-
-@contextlib.contextmanager
-def semantics_in_force(semantics: Semantics | None):
-    """Run the enclosed oracle code under `semantics` (None means SPEC)."""
-    token = _ACTIVE_SEMANTICS.set(semantics or SPEC_SEMANTICS)
-    try:
-        yield
-    finally:
-        _ACTIVE_SEMANTICS.reset(token)

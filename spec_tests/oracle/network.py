@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from spec_tests.description import FORWARD_KINDS, STRAIGHT_THROUGH, LayerSpec, RunResult
-from spec_tests.oracle.composed import state_size, call_layer
-from spec_tests.oracle.defaults import active_semantics, semantics_in_force
+from spec_tests.oracle.composed import call_layer, state_size
+from spec_tests.oracle.defaults import SPEC_SEMANTICS
 from spec_tests.oracle.shapes import infer_network_shapes, initial_layer_state, receives_input_list
 from spec_tests.oracle.spikes import is_near_threshold
 
@@ -157,18 +157,19 @@ def reads_this_step(forward: str, source: int, target: int) -> bool:
     return forward == STRAIGHT_THROUGH and source < target
 
 
-def input_parts(network, forward, i, current_outputs, previous_outputs, step_inputs):
+def input_parts(network, forward, i, current_outputs, previous_outputs, step_inputs,
+                semantics=SPEC_SEMANTICS):
     """The list of parts layer i receives: connected layers in order, then external inputs.
 
-    (An alternative `Semantics` in force may override `forward` and the order.)
+    (An alternative `semantics` may override `forward` and the order.)
     """
-    forward = active_semantics().edges or forward
+    forward = semantics.edges or forward
     parts = []
     for j in network.input_connectivity[i]:
         current = reads_this_step(forward, j, i)
         parts.append(current_outputs[j] if current else previous_outputs[j])
     parts += [step_inputs[k] for k in network.input_layer_ids[i]]
-    return ordered_parts(parts, len(network.input_connectivity[i]), active_semantics())
+    return ordered_parts(parts, len(network.input_connectivity[i]), semantics)
 
 
 def combine_inputs(layer, parts):
@@ -204,12 +205,10 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
     inside composed layers too) received an argument with
     |argument| < margin * max(1, |threshold|).
 
-    `semantics`: None runs SPEC (or the semantics already in force); a
-    `defaults.Semantics` (see `alternatives.py`) runs that alternative instead.
+    `semantics`: None runs SPEC; a `defaults.Semantics` (see
+    `alternatives.py`) runs that alternative instead, passed to every step.
     """
-    if semantics is not None:
-        with semantics_in_force(semantics):
-            return run(run_spec, margin, initial_states, initial_outputs)
+    semantics = semantics or SPEC_SEMANTICS
     network = run_spec.network
     inputs, steps = checked_inputs(run_spec)
     states, previous_outputs = checked_initial(network, initial_states, initial_outputs,
@@ -222,9 +221,9 @@ def run(run_spec, margin: float = 1e-6, initial_states=None, initial_outputs=Non
         current_outputs = [None] * network.num_layers
         for i, layer in enumerate(layers):
             parts = input_parts(network, run_spec.forward, i,
-                                current_outputs, previous_outputs, step_inputs)
+                                current_outputs, previous_outputs, step_inputs, semantics)
             states[i], current_outputs[i], arguments = call_layer(
-                layer, states[i], combine_inputs(layer, parts))
+                layer, states[i], combine_inputs(layer, parts), semantics)
             if any(is_near_threshold(a, thr, margin) for a, thr in arguments):
                 near_threshold[t] = True
         previous_outputs = current_outputs

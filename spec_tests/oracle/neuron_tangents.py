@@ -1,4 +1,5 @@
-"""Forward-mode tangents of the neuron layers (SPEC.md 3.1 to 3.10, 3.12).
+"""Forward-mode tangents of the neuron layers (SPEC.md 3.1 to 3.10, 3.12),
+one function per class, named like it.
 
 Every function maps `(layer, state, state_tangent, x, x_tangent,
 param_tangents)` to `(new_state, new_state_tangent, output, output_tangent,
@@ -24,17 +25,17 @@ def _decay_step(a, da, old, d_old, new_input, d_new_input):
     return value, tangent
 
 
-def _reset_by_spikes(layer, V, dV, S, dS):
-    """V - R(V*S) (reset_val None) or V - R(reset_val*S), with tangents."""
+def _reset_by_spikes(layer, V, dV, S, dS, scale=lambda reset_val: reset_val):
+    """V - R(V*S) (reset_val None) or V - R(scale(reset_val)*S), with tangents."""
     reset_val = hyper(layer, "reset_val")
     if reset_val is None:
         term, d_term = V * S, dV * S + V * dS
     else:
-        term, d_term = reset_val * S, reset_val * dS
+        term, d_term = scale(reset_val) * S, scale(reset_val) * dS
     return V - term, dV - reset_tangent(layer, d_term)
 
 
-def simple_iaf(layer, state, dstate, x, dx, dparams):
+def SimpleIAF(layer, state, dstate, x, dx, dparams):
     """V = (V - leak) + x;  S = H(V - threshold);  V = V - R(V*S) or V - R(reset_val*S)."""
     (V, _), (dV, _) = state, dstate
     leak, dleak = param_pair(layer, dparams, "leak")
@@ -46,7 +47,7 @@ def simple_iaf(layer, state, dstate, x, dx, dparams):
     return [V, S], [dV, dS], S, dS, arguments
 
 
-def iaf(layer, state, dstate, x, dx, dparams):
+def IAF(layer, state, dstate, x, dx, dparams):
     """V = (V - leak) + I_prev;  I = b*I_prev + (1-b)*x;  S = H(V - threshold);  reset."""
     (V, I, _), (dV, dI, _) = state, dstate
     leak, dleak = param_pair(layer, dparams, "leak")
@@ -60,14 +61,14 @@ def iaf(layer, state, dstate, x, dx, dparams):
     return [V, I, S], [dV, dI, dS], S, dS, arguments
 
 
-def simple_li(layer, state, dstate, x, dx, dparams):
+def SimpleLI(layer, state, dstate, x, dx, dparams):
     """V = a*V + (1-a)*x; the output is V."""
     a, da = decay_pair(layer, dparams, 0)
     V, dV = _decay_step(a, da, state[0], dstate[0], x, dx)
     return [V], [dV], V, dV, []
 
 
-def simple_lif(layer, state, dstate, x, dx, dparams):
+def SimpleLIF(layer, state, dstate, x, dx, dparams):
     """V = a*V + (1-a)*x;  S = H(V - threshold);  V = V - R(V*S) or V - R(softplus(reset_val)*S)."""
     (V, _), (dV, _) = state, dstate
     a, da = decay_pair(layer, dparams, 0)
@@ -75,17 +76,11 @@ def simple_lif(layer, state, dstate, x, dx, dparams):
     V, dV = _decay_step(a, da, V, dV, x, dx)
     S, dS = spike_pair(layer, V - threshold, dV)
     arguments = [(V - threshold, threshold)]
-    reset_val = hyper(layer, "reset_val")
-    if reset_val is None:
-        term, d_term = V * S, dV * S + V * dS
-    else:
-        softplus = np.logaddexp(0.0, reset_val)
-        term, d_term = softplus * S, softplus * dS
-    V, dV = V - term, dV - reset_tangent(layer, d_term)
+    V, dV = _reset_by_spikes(layer, V, dV, S, dS, lambda reset_val: np.logaddexp(0.0, reset_val))
     return [V, S], [dV, dS], S, dS, arguments
 
 
-def lif(layer, state, dstate, x, dx, dparams):
+def LIF(layer, state, dstate, x, dx, dparams):
     """V = V - R(V*S_prev) or V - R((V - reset_val)*S_prev); then integrate (_lif_integrate)."""
     (V, I, S_prev), (dV, dI, dS_prev) = state, dstate
     reset_val = hyper(layer, "reset_val")
@@ -97,7 +92,7 @@ def lif(layer, state, dstate, x, dx, dparams):
     return _lif_integrate(layer, V, dV, I, dI, x, dx, dparams)
 
 
-def lif_soft_reset(layer, state, dstate, x, dx, dparams):
+def LIFSoftReset(layer, state, dstate, x, dx, dparams):
     """V = V - R(S_prev) or V - R(reset_val*S_prev); then integrate (_lif_integrate)."""
     (V, I, S_prev), (dV, dI, dS_prev) = state, dstate
     reset_val = hyper(layer, "reset_val")
@@ -117,7 +112,7 @@ def _lif_integrate(layer, V, dV, I, dI, x, dx, dparams):
     return [V, I, S], [dV, dI, dS], S, dS, [(V - threshold, threshold)]
 
 
-def adaptive_lif(layer, state, dstate, x, dx, dparams):
+def AdaptiveLIF(layer, state, dstate, x, dx, dparams):
     """V = a*V + (1-a)*(x + A);  S = H(V - threshold);
     A = (1-b)*c*V + b*A - d*sg(S) (V before the reset);  V = V - R(V*S) or V - R(reset_val*S).
     """
@@ -137,7 +132,7 @@ def adaptive_lif(layer, state, dstate, x, dx, dparams):
     return [V, A, S], [dV, dA, dS], S, dS, arguments
 
 
-def sigma_delta(layer, state, dstate, x, dx, dparams):
+def SigmaDelta(layer, state, dstate, x, dx, dparams):
     """i = i*id + x;  e = i - s;  m = m*md + e;  S = H(m - threshold);  s = s*fd + S (unclamped)."""
     (i, _, m, s, _), (di, _, dm, ds, _) = state, dstate
     input_decay, d_input_decay = decay_pair(layer, dparams, 0, clamped=False)
@@ -152,12 +147,12 @@ def sigma_delta(layer, state, dstate, x, dx, dparams):
     return [i, e, m, s, S], [di, de, dm, ds, dS], S, dS, [(m - threshold, threshold)]
 
 
-def spike_counter(layer, state, dstate, x, dx, dparams):
+def SpikeCounter(layer, state, dstate, x, dx, dparams):
     """S = x;  count = count + x."""
     return [state[0] + x, x], [dstate[0] + dx, dx], x, dx, []
 
 
-def batch_norm(layer, state, dstate, x, dx, dparams):
+def BatchNormLayer(layer, state, dstate, x, dx, dparams):
     """mean = w*mean + (1-w)*x;  var = w*var + (1-w)*(x - mean)**2;
     y = gamma*(x - mean)/sqrt(var + eps)."""
     (mean, var), (dmean, dvar) = state, dstate
@@ -172,17 +167,3 @@ def batch_norm(layer, state, dstate, x, dx, dparams):
     y = gamma * centred / scale
     dy = dgamma * centred / scale + gamma * dcentred / scale - gamma * centred * dscale / scale ** 2
     return [mean, var], [dmean, dvar], y, dy, []
-
-
-NEURON_TANGENT_FUNCTIONS = {
-    "SimpleIAF": simple_iaf,
-    "IAF": iaf,
-    "SimpleLI": simple_li,
-    "SimpleLIF": simple_lif,
-    "LIF": lif,
-    "LIFSoftReset": lif_soft_reset,
-    "AdaptiveLIF": adaptive_lif,
-    "SigmaDelta": sigma_delta,
-    "SpikeCounter": spike_counter,
-    "BatchNormLayer": batch_norm,
-}

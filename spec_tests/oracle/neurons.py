@@ -1,19 +1,34 @@
-"""Neuron layers (SPEC.md sections 3.1 to 3.10 and 3.12): one step each.
+"""Neuron layers (SPEC.md sections 3.1 to 3.10 and 3.12): one step each, one
+function per class, named like it.
 
-Every function maps `(layer, state, x)` to `(new_state, output,
+Every function maps `(layer, state, x, semantics)` to `(new_state, output,
 spike_arguments)`: `state` is the layer's flat state list in SPEC order, `x`
 the synaptic input of this step, `spike_arguments` the `(argument,
-threshold)` pairs fed to spike functions. Only values are computed here, so
-the reset term R(v) and sg(v) are just v. `dc[k]` is the k-th decay constant
-(a scalar or an array of the neuron shape). SRM is in `composed.py`, because
-it wraps an inner layer.
+threshold)` pairs fed to spike functions. `semantics` is SPEC's
+(`defaults.SPEC_SEMANTICS`, the default) or an alternative's
+(`alternatives.py`): it says when a resetting neuron resets and whether the
+constants are clamped. Only values are computed here, so the reset term
+R(v) and sg(v) are just v. `dc[k]` is the k-th decay constant (a scalar or
+an array of the neuron shape). SRM is in `composed.py`, because it wraps an
+inner layer.
+
+Reset timing. SimpleIAF, IAF, SimpleLIF and AdaptiveLIF (the "IAF family")
+reset at the *end* of a step, after the spike read, with this step's spikes
+(`semantics.iaf_reset`, "end" in SPEC); LIF and LIFSoftReset (the "LIF
+family") reset at the *start* of a step, before integrating, with the
+previous step's spikes (`semantics.lif_reset`, "start" in SPEC). Each
+neuron keeps its own reset formula; an alternative moves only when it is
+applied (`_resetting_step`). Moving the reset from one end of the step to
+the other ("start" <-> "end") gives the same spikes and changes only the
+stored membrane; "between" also changes the spikes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from spec_tests.oracle.defaults import clamp, first_entry, hyper, param, threshold_of
+from spec_tests.oracle.defaults import (SPEC_SEMANTICS, clamp, first_entry, hyper, param,
+                                        threshold_of)
 from spec_tests.oracle.spikes import heaviside
 
 # The state arrays of each neuron kind, in SPEC order.
@@ -32,111 +47,127 @@ STATE_NAMES = {
 }
 
 
-def _decay(layer, k: int, clamped: bool = True):
+def _decay(layer, k: int, semantics, clamped: bool = True):
     """a = clamp(0.5, dc[k], 1) (or dc[k] unclamped)."""
-    decay_constants = param(layer, "decay_constants")
-    value = decay_constants[k]
-    return clamp(0.5, value, 1.0) if clamped else value
+    value = param(layer, "decay_constants")[k]
+    return clamp(0.5, value, 1.0, semantics) if clamped else value
 
 
-def _reset_to_zero(layer, membrane, spikes):
+def _resetting_step(layer, state, timing: str, integrate, reset, adapt=None):
+    """One step of a neuron that resets, with its reset where `timing` puts it:
+
+    - "start": V = reset(V, S_prev); integrate; S = H(V - threshold)
+    - "between": integrate; V = reset(V, S_prev); S = H(V - threshold)
+    - "end": integrate; S = H(V - threshold); V = reset(V, S)
+
+    `state` is `[V, *others, S_prev]`; `integrate(V)` returns the integrated
+    membrane and the other state arrays as the step leaves them before the
+    spike read; `adapt(V, others, S)` updates them after it (AdaptiveLIF's
+    adaptation reads the membrane the spike read).
+    """
+    membrane, previous_spikes = state[0], state[-1]
+    if timing == "start":
+        membrane = reset(membrane, previous_spikes)
+    membrane, others = integrate(membrane)
+    if timing == "between":
+        membrane = reset(membrane, previous_spikes)
+    threshold = threshold_of(layer)
+    argument = membrane - threshold
+    spikes = heaviside(argument)
+    if adapt is not None:
+        others = adapt(membrane, others, spikes)
+    if timing == "end":
+        membrane = reset(membrane, spikes)
+    return [membrane, *others, spikes], spikes, [(argument, threshold)]
+
+
+def _reset_to_zero(layer):
     """V - V*S if reset_val is None, else V - reset_val*S (SimpleIAF, IAF, AdaptiveLIF)."""
     reset_val = hyper(layer, "reset_val")
     if reset_val is None:
-        return membrane - membrane * spikes
-    return membrane - reset_val * spikes
+        return lambda membrane, spikes: membrane - membrane * spikes
+    return lambda membrane, spikes: membrane - reset_val * spikes
 
 
-def simple_iaf(layer, state, x):
+def SimpleIAF(layer, state, x, semantics=SPEC_SEMANTICS):
     """V = (V - leak) + x;  S = H(V - threshold);  V = V - V*S (or V - reset_val*S)."""
-    membrane, _ = state
-    threshold = threshold_of(layer)
-    membrane = (membrane - param(layer, "leak")) + x
-    argument = membrane - threshold
-    spikes = heaviside(argument)
-    membrane = _reset_to_zero(layer, membrane, spikes)
-    return [membrane, spikes], spikes, [(argument, threshold)]
+    def integrate(membrane):
+        return (membrane - param(layer, "leak")) + x, []
+    return _resetting_step(layer, state, semantics.iaf_reset, integrate, _reset_to_zero(layer))
 
 
-def iaf(layer, state, x):
+def IAF(layer, state, x, semantics=SPEC_SEMANTICS):
     """V = (V - leak) + I_prev;  I = b*I_prev + (1-b)*x;  S = H(V - threshold);  reset.
 
     b = clamp(0.5, dc[0], 1).
     """
-    membrane, current, _ = state
-    threshold = threshold_of(layer)
-    b = _decay(layer, 0)
-    membrane = (membrane - param(layer, "leak")) + current
-    current = b * current + (1.0 - b) * x
-    argument = membrane - threshold
-    spikes = heaviside(argument)
-    membrane = _reset_to_zero(layer, membrane, spikes)
-    return [membrane, current, spikes], spikes, [(argument, threshold)]
+    current = state[1]
+    b = _decay(layer, 0, semantics)
+
+    def integrate(membrane):
+        return (membrane - param(layer, "leak")) + current, [b * current + (1.0 - b) * x]
+    return _resetting_step(layer, state, semantics.iaf_reset, integrate, _reset_to_zero(layer))
 
 
-def simple_li(layer, state, x):
+def SimpleLI(layer, state, x, semantics=SPEC_SEMANTICS):
     """V = a*V + (1-a)*x, a = clamp(0.5, dc[0], 1); the output is V."""
     (membrane,) = state
-    a = _decay(layer, 0)
+    a = _decay(layer, 0, semantics)
     membrane = a * membrane + (1.0 - a) * x
     return [membrane], membrane, []
 
 
-def simple_lif(layer, state, x):
+def SimpleLIF(layer, state, x, semantics=SPEC_SEMANTICS):
     """V = a*V + (1-a)*x;  S = H(V - threshold);  V = V - V*S (or V - softplus(reset_val)*S)."""
-    membrane, _ = state
-    threshold = threshold_of(layer)
-    a = _decay(layer, 0)
-    membrane = a * membrane + (1.0 - a) * x
-    argument = membrane - threshold
-    spikes = heaviside(argument)
+    a = _decay(layer, 0, semantics)
     reset_val = hyper(layer, "reset_val")
-    if reset_val is None:
-        membrane = membrane - membrane * spikes
-    else:
-        membrane = membrane - np.logaddexp(0.0, reset_val) * spikes  # softplus
-    return [membrane, spikes], spikes, [(argument, threshold)]
+
+    def integrate(membrane):
+        return a * membrane + (1.0 - a) * x, []
+
+    def reset(membrane, spikes):
+        if reset_val is None:
+            return membrane - membrane * spikes
+        return membrane - np.logaddexp(0.0, reset_val) * spikes  # softplus
+    return _resetting_step(layer, state, semantics.iaf_reset, integrate, reset)
 
 
-def lif(layer, state, x):
+def LIF(layer, state, x, semantics=SPEC_SEMANTICS):
     """Reset first with the previous spikes, then integrate the previous current:
 
         V = V - V*S_prev                 (reset_val None)
         V = V - (V - reset_val)*S_prev   (otherwise)
         V = a*V + (1-a)*I_prev;  I = b*I_prev + (1-b)*x;  S = H(V - threshold)
     """
-    membrane, current, previous_spikes = state
     reset_val = hyper(layer, "reset_val")
-    if reset_val is None:
-        membrane = membrane - membrane * previous_spikes
-    else:
-        membrane = membrane - (membrane - reset_val) * previous_spikes
-    return _lif_integrate(layer, membrane, current, x)
+
+    def reset(membrane, spikes):
+        if reset_val is None:
+            return membrane - membrane * spikes
+        return membrane - (membrane - reset_val) * spikes
+    return _lif_step(layer, state, x, semantics, reset)
 
 
-def lif_soft_reset(layer, state, x):
+def LIFSoftReset(layer, state, x, semantics=SPEC_SEMANTICS):
     """As LIF, with the reset V = V - S_prev (or V - reset_val*S_prev)."""
-    membrane, current, previous_spikes = state
     reset_val = hyper(layer, "reset_val")
-    if reset_val is None:
-        membrane = membrane - previous_spikes
-    else:
-        membrane = membrane - reset_val * previous_spikes
-    return _lif_integrate(layer, membrane, current, x)
+
+    def reset(membrane, spikes):
+        return membrane - (spikes if reset_val is None else reset_val * spikes)
+    return _lif_step(layer, state, x, semantics, reset)
 
 
-def _lif_integrate(layer, membrane, current, x):
-    """V = a*V + (1-a)*I_prev;  I = b*I_prev + (1-b)*x;  S = H(V - threshold)."""
-    threshold = threshold_of(layer)
-    a, b = _decay(layer, 0), _decay(layer, 1)
-    membrane = a * membrane + (1.0 - a) * current
-    current = b * current + (1.0 - b) * x
-    argument = membrane - threshold
-    spikes = heaviside(argument)
-    return [membrane, current, spikes], spikes, [(argument, threshold)]
+def _lif_step(layer, state, x, semantics, reset):
+    """V = a*V + (1-a)*I_prev;  I = b*I_prev + (1-b)*x;  S = H(V - threshold), with `reset`."""
+    current = state[1]
+    a, b = _decay(layer, 0, semantics), _decay(layer, 1, semantics)
+
+    def integrate(membrane):
+        return a * membrane + (1.0 - a) * current, [b * current + (1.0 - b) * x]
+    return _resetting_step(layer, state, semantics.lif_reset, integrate, reset)
 
 
-def adaptive_lif(layer, state, x):
+def AdaptiveLIF(layer, state, x, semantics=SPEC_SEMANTICS):
     """V = a*V + (1-a)*(x + A);  S = H(V - threshold);
     A = (1-b)*c*V + b*A - d*S  (V before the reset);  reset as SimpleIAF.
 
@@ -144,21 +175,22 @@ def adaptive_lif(layer, state, x):
     c = clamp(-1, ada_coupling_var[0], 1), d = clamp(0, ada_step_val[0], 2):
     each ada_* holds one entry for the layer (per neuron under it).
     """
-    membrane, adaptation, _ = state
-    threshold = threshold_of(layer)
-    a = _decay(layer, 0)
-    b = clamp(0.5, first_entry(param(layer, "ada_decay_constant")), 1.0)
-    c = clamp(-1.0, first_entry(param(layer, "ada_coupling_var")), 1.0)
-    d = clamp(0.0, first_entry(param(layer, "ada_step_val")), 2.0)
-    membrane = a * membrane + (1.0 - a) * (x + adaptation)
-    argument = membrane - threshold
-    spikes = heaviside(argument)
-    adaptation = (1.0 - b) * c * membrane + b * adaptation - d * spikes
-    membrane = _reset_to_zero(layer, membrane, spikes)
-    return [membrane, adaptation, spikes], spikes, [(argument, threshold)]
+    adaptation = state[1]
+    a = _decay(layer, 0, semantics)
+    b = clamp(0.5, first_entry(param(layer, "ada_decay_constant")), 1.0, semantics)
+    c = clamp(-1.0, first_entry(param(layer, "ada_coupling_var")), 1.0, semantics)
+    d = clamp(0.0, first_entry(param(layer, "ada_step_val")), 2.0, semantics)
+
+    def integrate(membrane):
+        return a * membrane + (1.0 - a) * (x + adaptation), [adaptation]
+
+    def adapt(membrane, others, spikes):
+        return [(1.0 - b) * c * membrane + b * adaptation - d * spikes]
+    return _resetting_step(layer, state, semantics.iaf_reset, integrate, _reset_to_zero(layer),
+                           adapt)
 
 
-def sigma_delta(layer, state, x):
+def SigmaDelta(layer, state, x, semantics=SPEC_SEMANTICS):
     """Unclamped decays dc = [input_decay, membrane_decay, feedback_decay]:
 
         i = i*input_decay + x;  e = i - s;  m = m*membrane_decay + e;
@@ -166,9 +198,8 @@ def sigma_delta(layer, state, x):
     """
     input_trace, _, membrane, feedback_trace, _ = state
     threshold = threshold_of(layer)
-    input_decay = _decay(layer, 0, clamped=False)
-    membrane_decay = _decay(layer, 1, clamped=False)
-    feedback_decay = _decay(layer, 2, clamped=False)
+    input_decay, membrane_decay, feedback_decay = (
+        _decay(layer, k, semantics, clamped=False) for k in range(3))
     input_trace = input_trace * input_decay + x
     error = input_trace - feedback_trace
     membrane = membrane * membrane_decay + error
@@ -178,13 +209,13 @@ def sigma_delta(layer, state, x):
     return [input_trace, error, membrane, feedback_trace, spikes], spikes, [(argument, threshold)]
 
 
-def spike_counter(layer, state, x):
+def SpikeCounter(layer, state, x, semantics=SPEC_SEMANTICS):
     """S = x;  count = count + x; the output is S."""
     count, _ = state
     return [count + x, x], x, []
 
 
-def batch_norm(layer, state, x):
+def BatchNormLayer(layer, state, x, semantics=SPEC_SEMANTICS):
     """Running statistics over time, each update reading the updated mean:
 
         mean = w*mean + (1 - w)*x
@@ -199,17 +230,3 @@ def batch_norm(layer, state, x):
     variance = w * variance + (1.0 - w) * (x - mean) ** 2
     y = gamma * (x - mean) / np.sqrt(variance + eps)
     return [mean, variance], y, []
-
-
-NEURON_FUNCTIONS = {
-    "SimpleIAF": simple_iaf,
-    "IAF": iaf,
-    "SimpleLI": simple_li,
-    "SimpleLIF": simple_lif,
-    "LIF": lif,
-    "LIFSoftReset": lif_soft_reset,
-    "AdaptiveLIF": adaptive_lif,
-    "SigmaDelta": sigma_delta,
-    "SpikeCounter": spike_counter,
-    "BatchNormLayer": batch_norm,
-}

@@ -1,4 +1,5 @@
-"""Stateless layers: equinox's layers and SNNAX's Flatten and spiking pools.
+"""Stateless layers: equinox's layers and SNNAX's Flatten and spiking pools,
+one function per class, named like it (kinds computed alike share one).
 
 Every function here maps one sample `x` (float64, channels first where there
 are channels) to `(y, spike_arguments)`, where `spike_arguments` lists the
@@ -49,17 +50,17 @@ def _check_channels_first(kind: str, x: np.ndarray, spatial_dims: int):
                          f"(channels, {spatial_dims} spatial), got shape {x.shape}")
 
 
-def flatten(layer, x):
+def Flatten(layer, x):
     """y = x.reshape(-1)."""
     return x.reshape(-1), []
 
 
-def identity(layer, x):
+def Identity(layer, x):
     """y = x."""
     return x, []
 
 
-def linear(layer, x):
+def Linear(layer, x):
     """y = W x + b, for a vector x (b absent means 0)."""
     weight = param(layer, "weight")
     bias = optional_param(layer, "bias")
@@ -99,6 +100,9 @@ def convolution(layer, x):
     return y, []
 
 
+Conv1d = Conv2d = convolution
+
+
 def pool(layer, x):
     """Max or average over each window, channels first, no padding:
 
@@ -118,6 +122,9 @@ def pool(layer, x):
     return y, []
 
 
+MaxPool1d = MaxPool2d = AvgPool1d = AvgPool2d = pool
+
+
 def spiking_max_pool(layer, x):
     """S = H(maxpool(x) - threshold)."""
     pooled, _ = pool(layer, x)
@@ -126,7 +133,10 @@ def spiking_max_pool(layer, x):
     return heaviside(argument), [(argument, threshold)]
 
 
-def layer_norm(layer, x):
+SpikingMaxPool1d = SpikingMaxPool2d = spiking_max_pool
+
+
+def LayerNorm(layer, x):
     """y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over all of x.
 
     mean and the biased variance run over every element (equinox's
@@ -174,29 +184,13 @@ def keep_probability(layer) -> float:
     return 1.0 - p
 
 
-def dropout(layer, x):
+def Dropout(layer, x):
     """y = x * mask / (1 - p): the entries the mask keeps, scaled by 1/(1 - p),
     and zeros (written as a choice, so that an infinite dropped entry gives 0)."""
     return np.where(dropout_mask(layer, x), x / keep_probability(layer), 0.0), []
 
 
-STATELESS_FUNCTIONS = {
-    "Dropout": dropout,
-    "Flatten": flatten,
-    "Identity": identity,
-    "Linear": linear,
-    "Conv1d": convolution,
-    "Conv2d": convolution,
-    "LayerNorm": layer_norm,
-    "MaxPool1d": pool,
-    "MaxPool2d": pool,
-    "AvgPool1d": pool,
-    "AvgPool2d": pool,
-    "SpikingMaxPool1d": spiking_max_pool,
-    "SpikingMaxPool2d": spiking_max_pool,
-}
-
-
 def apply_stateless(layer, x):
-    """y, spike_arguments = layer(x) for a stateless, non-composed layer."""
-    return STATELESS_FUNCTIONS[layer.kind](layer, np.asarray(x, dtype=np.float64))
+    """y, spike_arguments = layer(x) for a stateless, non-composed layer: the
+    function of this module named like its kind."""
+    return globals()[layer.kind](layer, np.asarray(x, dtype=np.float64))

@@ -1,4 +1,5 @@
-"""Forward-mode tangents of the stateless layers.
+"""Forward-mode tangents of the stateless layers, one function per class,
+named like it (kinds computed alike share one).
 
 Every function maps `(layer, x, x_tangent, param_tangents)` to `(y,
 y_tangent, spike_arguments)`. Linear and convolutions are bilinear in
@@ -13,8 +14,8 @@ import numpy as np
 
 from spec_tests.description import LayerSpec
 from spec_tests.oracle.defaults import hyper, threshold_of
-from spec_tests.oracle.stateless import (POOL_SPATIAL_DIMS, apply_stateless, dropout_mask,
-                                        keep_probability, pool, windows)
+from spec_tests.oracle.stateless import (apply_stateless, dropout_mask, keep_probability, pool,
+                                        windows)
 from spec_tests.oracle.tangent_rules import (
     maximum_pair, optional_param_pair, param_pair, spike_pair)
 
@@ -25,7 +26,7 @@ def _with_params(layer, **params):
     return LayerSpec(layer.kind, dict(layer.hyper), kept)
 
 
-def linear(layer, x, dx, dparams):
+def Linear(layer, x, dx, dparams):
     """y = W x + b;  dy = dW x + W dx + db."""
     W, dW = param_pair(layer, dparams, "weight")
     b, db = optional_param_pair(layer, dparams, "bias")
@@ -44,7 +45,10 @@ def convolution(layer, x, dx, dparams):
     return y, dy, []
 
 
-def layer_norm(layer, x, dx, dparams):
+Conv1d = Conv2d = convolution
+
+
+def LayerNorm(layer, x, dx, dparams):
     """c = x - mean(x), var = max(0, mean(c**2)), n = c/sqrt(var + eps), y = n*w + b:
 
         dc = dx - mean(dx);  dvar = 2*mean(c*dc);
@@ -83,6 +87,9 @@ def pooling(layer, x, dx, dparams):
     return y, dy, []
 
 
+MaxPool1d = MaxPool2d = AvgPool1d = AvgPool2d = pooling
+
+
 def spiking_max_pool(layer, x, dx, dparams):
     """S = H(maxpool(x) - threshold);  dS = h(.) * d maxpool(x)."""
     pooled, dpooled = max_pool_tangent(layer, x, dx)
@@ -91,28 +98,20 @@ def spiking_max_pool(layer, x, dx, dparams):
     return S, dS, [(pooled - threshold, threshold)]
 
 
+SpikingMaxPool1d = SpikingMaxPool2d = spiking_max_pool
+
+
 def reshape_like(layer, x, dx, dparams):
     """Flatten and Identity act on the tangent as on the value."""
     y, _ = apply_stateless(layer, x)
     return y, dx.reshape(y.shape), []
 
 
-def dropout(layer, x, dx, dparams):
+Flatten = Identity = reshape_like
+
+
+def Dropout(layer, x, dx, dparams):
     """y = x * mask / (1 - p);  dy = dx * mask / (1 - p) (p and the mask are fixed)."""
     mask = dropout_mask(layer, x)
     y, _ = apply_stateless(layer, x)
     return y, np.where(mask, dx / keep_probability(layer), 0.0), []
-
-
-STATELESS_TANGENT_FUNCTIONS = {
-    "Dropout": dropout,
-    "Flatten": reshape_like,
-    "Identity": reshape_like,
-    "Linear": linear,
-    "Conv1d": convolution,
-    "Conv2d": convolution,
-    "LayerNorm": layer_norm,
-    "SpikingMaxPool1d": spiking_max_pool,
-    "SpikingMaxPool2d": spiking_max_pool,
-    **{kind: pooling for kind in POOL_SPATIAL_DIMS if not kind.startswith("Spiking")},
-}

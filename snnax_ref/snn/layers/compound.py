@@ -3,40 +3,10 @@
 from typing import Callable, Optional
 
 import equinox as eqx
-import jax
-import jax.numpy as jnp
-import jax.random as jrand
 from jax import Array
 
 from .parallel import Parallel
-from .stateful import StatefulLayer, call_layer
-
-
-def _split(key: Optional[Array], count: int):
-    return [None] * count if key is None else list(jrand.split(key, count))
-
-
-def _is_shape_list(shape) -> bool:
-    return isinstance(shape, list)
-
-
-def output_shape(layer, input_shape, dtype=None):
-    """The shape of `layer`'s output for one input of `input_shape` (abstract);
-    `input_shape` is a list of shapes for a layer that receives a list."""
-    dtype = jnp.zeros(()).dtype if dtype is None else dtype
-    if _is_shape_list(input_shape):
-        mock_input = [jax.ShapeDtypeStruct(tuple(s), dtype) for s in input_shape]
-    else:
-        mock_input = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
-
-    def one_step(x):
-        key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
-        state = (layer.init_state(input_shape if _is_shape_list(input_shape) else x.shape,
-                                  key=key)
-                 if isinstance(layer, StatefulLayer) else None)
-        return call_layer(layer, state, x, key)[1]
-
-    return tuple(eqx.filter_eval_shape(one_step, mock_input).shape)
+from .stateful import StatefulLayer, abstract_output_shape, call_layer, layer_keys
 
 
 def receives_input_list(layer) -> bool:
@@ -71,13 +41,13 @@ class CompoundLayer(StatefulLayer):
     def init_state(self, shape, key=None, *args, **kwargs):
         """`shape`: the input's shape (a list of shapes when headed by a `Parallel`)."""
         states = []
-        for k, (member, member_key) in enumerate(zip(self.layers, _split(key, len(self.layers)))):
+        for k, (member, member_key) in enumerate(zip(self.layers, layer_keys(key, len(self.layers)))):
             if isinstance(member, StatefulLayer):
                 states.append(member.init_state(shape, key=member_key))
             else:
                 states.append(None)
             try:
-                shape = output_shape(member, shape)
+                shape = abstract_output_shape(member, shape)
             except Exception as error:  # noqa: BLE001 - re-raised naming the member
                 raise ValueError(
                     f"{type(self).__name__}: layers[{k}] ({type(member).__name__}) cannot take "
@@ -88,7 +58,7 @@ class CompoundLayer(StatefulLayer):
         new_states = []
         hidden = synaptic_input
         for member, member_state, member_key in zip(
-                self.layers, state, _split(key, len(self.layers))):
+                self.layers, state, layer_keys(key, len(self.layers))):
             member_state, hidden = call_layer(member, member_state, hidden, member_key)
             new_states.append(member_state)
         return new_states, hidden

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from ...functional.surrogate import superspike_surrogate
-from .spiking import SpikingLayer, as_parameter, clamp, layer_constants
+from .spiking import SpikingLayer, as_parameter, clamped_decay, layer_constants
 
 
 class SimpleIAF(SpikingLayer):
@@ -64,7 +64,7 @@ class IAF(SpikingLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, synaptic_current, _ = state
-        current_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        current_decay = clamped_decay(self.decay_constants[0])
         membrane = (membrane - self.leak) + synaptic_current
         synaptic_current = current_decay * synaptic_current + (1.0 - current_decay) * synaptic_input
         spikes = self.spike_fn(membrane - self.threshold)

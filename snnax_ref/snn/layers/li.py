@@ -5,7 +5,7 @@ from typing import Optional
 from jax import Array
 
 from .stateful import StatefulLayer
-from .spiking import clamp, layer_constants
+from .spiking import clamped_decay, layer_constants
 
 
 class SimpleLI(StatefulLayer):
@@ -27,7 +27,7 @@ class SimpleLI(StatefulLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         (membrane,) = state
-        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        membrane_decay = clamped_decay(self.decay_constants[0])
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_input
         return [membrane], membrane
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 
 from ...functional.surrogate import superspike_surrogate
-from .spiking import SpikingLayer, clamp, layer_constants
+from .spiking import SpikingLayer, clamp, clamped_decay, layer_constants
 from .stateful import warn_ignored_arguments
 
 
@@ -35,7 +35,7 @@ class SimpleLIF(SpikingLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, _ = state
-        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
+        membrane_decay = clamped_decay(self.decay_constants[0])
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_input
         spikes = self.spike_fn(membrane - self.threshold)
         if self.reset_val is None:
@@ -72,7 +72,7 @@ class LIF(SpikingLayer):
 
     def decays(self):
         """`(a, b)`: the membrane and synaptic current decays."""
-        return clamp(0.5, self.decay_constants[0], 1.0), clamp(0.5, self.decay_constants[1], 1.0)
+        return clamped_decay(self.decay_constants[0]), clamped_decay(self.decay_constants[1])
 
     def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
         if self.reset_val is None:
@@ -147,8 +147,8 @@ class AdaptiveLIF(SpikingLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         membrane, adaptation, _ = state
-        membrane_decay = clamp(0.5, self.decay_constants[0], 1.0)
-        adaptation_decay = clamp(0.5, self.ada_decay_constant[0], 1.0)
+        membrane_decay = clamped_decay(self.decay_constants[0])
+        adaptation_decay = clamped_decay(self.ada_decay_constant[0])
         coupling = clamp(-1.0, self.ada_coupling_var[0], 1.0)
         step = clamp(0.0, self.ada_step_val[0], 2.0)
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * (synaptic_input + adaptation)

@@ -3,8 +3,9 @@
 from typing import Optional, Sequence
 
 import equinox as eqx
-import jax.random as jrand
 from jax import Array
+
+from .stateful import StatefulLayer, layer_keys
 
 
 class Parallel(eqx.Module):
@@ -23,7 +24,6 @@ class Parallel(eqx.Module):
     layers: list
 
     def __init__(self, layers: Sequence[eqx.Module]) -> None:
-        from .stateful import StatefulLayer  # a leaf module: imported late
         if callable(layers) or not isinstance(layers, (list, tuple)):
             raise TypeError(f"Parallel: layers must be a list of layers, got "
                             f"{type(layers).__name__}; write Parallel([layer_a, layer_b]).")
@@ -44,11 +44,9 @@ class Parallel(eqx.Module):
         if len(inputs) != len(self.layers):
             raise ValueError(f"Parallel has {len(self.layers)} layers but received "
                              f"{len(inputs)} inputs; give one input per layer.")
-        if key is None:
-            results = [layer(x) for layer, x in zip(self.layers, inputs)]
-        else:  # one key per member, as CompoundLayer splits its key
-            keys = jrand.split(key, len(self.layers))
-            results = [layer(x, key=k) for layer, x, k in zip(self.layers, inputs, keys)]
+        # Without a key each member is called as `layer(x)`, as upstream calls them.
+        results = [layer(x) if k is None else layer(x, key=k)
+                   for layer, x, k in zip(self.layers, inputs, layer_keys(key, len(self.layers)))]
         total = results[0]
         for result in results[1:]:
             total = total + result

@@ -4,7 +4,8 @@ from typing import Optional
 
 from jax import Array
 
-from .compound import CompoundLayer, output_shape
+from .compound import CompoundLayer
+from .stateful import abstract_output_shape
 
 
 class ResNetBlock(CompoundLayer):
@@ -15,7 +16,7 @@ class ResNetBlock(CompoundLayer):
 
     def init_state(self, shape, key=None, *args, **kwargs):
         shape = tuple(shape)
-        block_output_shape = output_shape(CompoundLayer(*self.layers), shape)
+        block_output_shape = abstract_output_shape(CompoundLayer(*self.layers), shape)
         if block_output_shape != shape:
             raise ValueError(
                 f"ResNetBlock: its layers map an input of shape {shape} to {block_output_shape}; "

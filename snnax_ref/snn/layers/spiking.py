@@ -21,6 +21,15 @@ def clamp(low: float, value: Array, high: float) -> Array:
     return lax.clamp(low, value, high)
 
 
+# Decay constants below this are raised to it (SPEC.md §3: a = clamp(0.5, dc, 1)).
+LOWEST_DECAY = 0.5
+
+
+def clamped_decay(constant: Array) -> Array:
+    """`clamp(0.5, constant, 1)`: the decay a neuron applies for a decay constant."""
+    return clamp(LOWEST_DECAY, constant, 1.0)
+
+
 def _numeric_problem(value) -> Optional[str]:
     """Why `value` is not real numbers (a number, a real array, or nested
     sequences of them), or None when it is."""

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 
 from ...functional.surrogate import SpikeFn, superspike_surrogate
-from .spiking import check_threshold_and_spike_fn, clamp, layer_constants
+from .spiking import check_threshold_and_spike_fn, clamp, clamped_decay, layer_constants
 from .stateful import StatefulLayer, TrainableArray, checked_shape, warn_user
 
 
@@ -85,9 +85,9 @@ class SRM(StatefulLayer):
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
         p, q, refractory, previous_spikes = state
-        p_decay = clamp(0.5, self.decay_constants[0], 1.0)
-        q_decay = clamp(0.5, self.decay_constants[1], 1.0)
-        refractory_decay = clamp(0.5, self.r_decay_constants[0], 1.0)
+        p_decay = clamped_decay(self.decay_constants[0])
+        q_decay = clamped_decay(self.decay_constants[1])
+        refractory_decay = clamped_decay(self.r_decay_constants[0])
         reset_val = clamp(0.0, self.reset_val.data[0], 2.0)
         p = p_decay * p + (1.0 - p_decay) * synaptic_input
         q = q_decay * q + (1.0 - q_decay) * p

@@ -6,7 +6,9 @@ import warnings
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import jax.random as jrand
 import numpy as np
 from jax import Array, lax
 
@@ -100,21 +102,36 @@ def warn_ignored_arguments(owner: str, arguments: dict) -> None:
                   "upstream SNNAX ignores them.")
 
 
+def as_shape(value):
+    """An int `n` (NumPy's too) as `(n,)`, a tuple or 1-d NumPy array of ints as a
+    tuple of Python ints; anything else unchanged, for the caller to refuse. The
+    one reading of a shape: layers, `init_state` and shape inference call it."""
+    if _is_int(value):
+        return (int(value),)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = tuple(value.tolist())  # a NumPy shape, as upstream's examples compute one
+    if isinstance(value, tuple) and all(_is_int(d) for d in value):
+        return tuple(int(d) for d in value)
+    return value
+
+
 def checked_shape(shape, owner: str, field: str = "shape") -> Tuple[int, ...]:
     """`shape` (an int `n` or a sequence of ints) as a tuple of non-negative
     ints, or an error naming `owner` and `field`: JAX would otherwise report a
     bad shape only when the first array is built, without the layer's name."""
-    if _is_int(shape):
-        shape = (shape,)
-    if isinstance(shape, np.ndarray) and shape.ndim == 1:
-        shape = shape.tolist()  # a NumPy shape, as upstream's examples compute one
-    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) \
-            or not all(_is_int(d) for d in shape):
+    shape = as_shape(tuple(shape) if isinstance(shape, list) else shape)
+    if not isinstance(shape, tuple) or not all(_is_int(d) for d in shape):
         raise TypeError(f"{owner}: {field} must be an int or a tuple of ints, got {shape!r} "
                         f"({type(shape).__name__}).")
     if any(d < 0 for d in shape):
-        raise ValueError(f"{owner}: {field} {tuple(shape)} has a negative dimension.")
-    return tuple(int(d) for d in shape)
+        raise ValueError(f"{owner}: {field} {shape} has a negative dimension.")
+    return shape
+
+
+def layer_keys(key: Optional[Array], count: int) -> list:
+    """One key per layer (or member) for this step; `count` `None`s without a key.
+    The graph's step, the graph schedule, `CompoundLayer` and `Parallel` all split so."""
+    return [None] * count if key is None else list(jrand.split(key, count))
 
 
 class StatefulLayer(eqx.Module):
@@ -194,3 +211,21 @@ def call_layer(layer, state: Any, synaptic_input, key: Optional[Array]) -> Tuple
     if isinstance(layer, StatefulLayer):
         return layer(state, synaptic_input, key=key)
     return None, layer(synaptic_input, key=key)
+
+
+def abstract_output_shape(layer, input_shape, dtype=None, state=None) -> Tuple[int, ...]:
+    """The shape of `layer`'s output after one step on an input of `input_shape`
+    (a list of shapes for a layer that receives a list), found by abstract
+    evaluation: a stateful layer steps from `state`, or from a fresh
+    `init_state` of its input shape."""
+    dtype = jnp.zeros(()).dtype if dtype is None else dtype
+    mock_input = ([jax.ShapeDtypeStruct(tuple(s), dtype) for s in input_shape]
+                  if isinstance(input_shape, list) else jax.ShapeDtypeStruct(tuple(input_shape), dtype))
+
+    def one_step(layer_state, x):
+        key = jrand.PRNGKey(0)  # only shapes matter; layers such as Dropout need a key
+        if isinstance(layer, StatefulLayer) and layer_state is None:
+            layer_state = layer.init_state(input_shape, key=key)
+        return call_layer(layer, layer_state, x, key)[1]
+
+    return tuple(eqx.filter_eval_shape(one_step, state, mock_input).shape)

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from ..report import parse_shard, shard_units, slice_seed, units
+from spec_tests.tools.shards import parse_shard, shard_units, slice_seed, units
 from .test_cli import REPO, OracleAdapter, _conform
 
 NETWORKS_ENV = "SNNAX_TEST_NETWORKS"
@@ -47,7 +47,7 @@ class RecordingAdapter(OracleAdapter):
 
 
 def _merge(tmp_path, *reports, out="merged"):
-    command = [sys.executable, "-m", "spec_tests.cli", "merge", *map(str, reports),
+    command = [sys.executable, "-m", "spec_tests.tools.cli", "merge", *map(str, reports),
                "--report-dir", str(tmp_path / out), "--junit-xml", str(tmp_path / out / "j.xml")]
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -61,7 +61,7 @@ def _run(tmp_path, name, *args, impl="LinearIsWrongAdapter", env=None):
     """`conform` into tmp_path/name; `(exit status, output, JSON report)`."""
     directory = tmp_path / name
     directory.mkdir()
-    code, output = _conform(directory, "--impl", f"spec_tests.self_tests.test_shard:{impl}",
+    code, output = _conform(directory, "--impl", f"meta_tests.test_shard:{impl}",
                             "--rows", *ROWS, *args, env=env)
     report_path = directory / "reports" / "conformance-report.json"
     return code, output, json.loads(report_path.read_text()), report_path
@@ -173,7 +173,7 @@ def test_more_seeds_try_other_networks(tmp_path):
     for seeds in (1, 2):
         networks = tmp_path / f"networks{seeds}.txt"
         code, output = _conform(tmp_path, "--impl",
-                                "spec_tests.self_tests.test_shard:RecordingAdapter",
+                                "meta_tests.test_shard:RecordingAdapter",
                                 "--rows", "Linear", "--seeds", str(seeds),
                                 env={NETWORKS_ENV: str(networks)})
         assert code == 0, output
@@ -187,7 +187,7 @@ def test_more_seeds_try_other_networks(tmp_path):
 
 
 def test_bad_shard_options_are_usage_errors(tmp_path):
-    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:OracleAdapter",
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_cli:OracleAdapter",
                             "--rows", "Identity", "--shard", "4/3")
     assert code >= 2 and "1 <= K <= N" in output, output
 

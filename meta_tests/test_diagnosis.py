@@ -9,6 +9,8 @@ snnax_ref) must be named in the failure message.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -16,11 +18,12 @@ from spec_tests import oracle
 from spec_tests.adapters import AdapterUnavailable, load_adapter
 from spec_tests.compare import TOLERANCES, Mismatch
 from spec_tests.description import DELAYED, STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
-from spec_tests.diagnosis import NOT_EXPLAINED, diagnose, explain
+from spec_tests.tools.diagnosis import NOT_EXPLAINED, diagnose, explain
 from spec_tests.oracle import alternatives, neurons
 from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
+from spec_tests.oracle.defaults import SPEC_SEMANTICS
 from spec_tests.properties import check_conforms
-from spec_tests.self_tests.test_cli import OracleAdapter
+from meta_tests.test_cli import OracleAdapter
 
 L = LayerSpec
 FLOAT64 = TOLERANCES["float64"]
@@ -151,22 +154,54 @@ def test_a_deviation_no_alternative_reproduces_is_reported_as_not_explained():
     assert explain(run, wrong, FLOAT64) == NOT_EXPLAINED
 
 
+def _equation(layer, state, x):
+    """SPEC §3's step of a resetting neuron, written out plainly: the stored
+    membrane and the spikes."""
+    kind, reset_val = layer.kind, layer.hyper.get("reset_val")
+    params = layer.params
+    if "decay_constants" in params:    # V reads the previous current: its decay is not needed
+        a = np.minimum(np.maximum(params["decay_constants"][0], 0.5), 1.0)
+    V, S_prev = state[0], state[-1]
+    if kind in ("LIF", "LIFSoftReset"):
+        if kind == "LIF":
+            V = V - V * S_prev if reset_val is None else V - (V - reset_val) * S_prev
+        else:
+            V = V - S_prev if reset_val is None else V - reset_val * S_prev
+        V = a * V + (1.0 - a) * state[1]
+    elif kind == "AdaptiveLIF":
+        V = a * V + (1.0 - a) * (x + state[1])
+    elif kind == "SimpleLIF":
+        V = a * V + (1.0 - a) * x
+    else:                              # SimpleIAF, IAF
+        V = (V - params["leak"]) + (state[1] if kind == "IAF" else x)
+    S = np.where(V - layer.hyper["threshold"] >= 0.0, 1.0, 0.0)
+    if kind in ("LIF", "LIFSoftReset"):
+        return V, S
+    if reset_val is None:
+        return V - V * S, S
+    return V - (np.logaddexp(0.0, reset_val) if kind == "SimpleLIF" else reset_val) * S, S
+
+
 def test_spec_reset_timings_reproduce_the_oracle_neurons_exactly():
-    """The reset-timing decomposition in alternatives.py, at SPEC's timings, is
-    neurons.py bit for bit (so the alternatives track SPEC's equations)."""
+    """Each resetting neuron of neurons.py, which the reset alternatives run
+    with another timing passed explicitly, is at SPEC's timing §3's equation
+    bit for bit; every other timing changes its step."""
     rng = np.random.default_rng(7)
     for layer in iaf_family().network.layers + lif_family().network.layers:
+        switch = "lif_reset" if layer.kind.startswith("LIF") else "iaf_reset"
         for reset_val in (None, 0.3):
             layer = L(layer.kind, dict(layer.hyper, reset_val=reset_val), layer.params)
             size = len(neurons.STATE_NAMES[layer.kind])
-            state = [rng.normal(size=3) for _ in range(size - 1)]
-            state.append(rng.integers(0, 2, size=3).astype(np.float64))
+            state = [rng.normal(size=3) for _ in range(size - 1)] + [np.ones(3)]
             x = rng.normal(size=3)
-            want = neurons.NEURON_FUNCTIONS[layer.kind](layer, state, x)
-            timing = alternatives.reset_timing(layer.kind, alternatives.SPEC_SEMANTICS)
-            got = alternatives.timed_reset_step(layer, state, x, timing)
-            for w, g in zip(want[0] + [want[1]], got[0] + [got[1]]):
-                np.testing.assert_array_equal(w, g, err_msg=f"{layer.kind} {reset_val}")
+            step = getattr(neurons, layer.kind)
+            (V, *_, S), spikes, _ = step(layer, state, x)
+            want_V, want_S = _equation(layer, state, x)
+            np.testing.assert_array_equal(V, want_V, err_msg=f"{layer.kind} {reset_val}")
+            np.testing.assert_array_equal(S, want_S, err_msg=f"{layer.kind} {reset_val}")
+            for timing in {"start", "between", "end"} - {getattr(SPEC_SEMANTICS, switch)}:
+                moved = step(layer, state, x, replace(SPEC_SEMANTICS, **{switch: timing}))
+                assert not np.array_equal(moved[0][0], V), (layer.kind, reset_val, timing)
 
 
 # --- wired into check_conforms -------------------------------------------------------
@@ -183,7 +218,7 @@ def test_a_failing_check_says_which_alternative_explains_it():
 def test_a_diagnosis_that_crashes_still_reports_the_mismatch(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr("spec_tests.diagnosis.diagnose", broken)
+    monkeypatch.setattr("spec_tests.tools.diagnosis.diagnose", broken)
     with pytest.raises(Mismatch) as failure:
         check_conforms(OracleAdapter(BY_NAME["every-edge-delayed"].semantics),
                        chain_of_iafs(STRAIGHT_THROUGH))
@@ -212,7 +247,7 @@ def test_upstream_snnax_default_forward_fn_is_explained_by_every_edge_delayed_on
 
 def test_the_planted_feed_forward_delay_in_snnax_ref_is_explained_by_every_edge_delayed():
     pytest.importorskip("jax")
-    from spec_tests.mutants import MUTANTS, planted
+    from spec_tests.tools.mutants import MUTANTS, planted
     (mutant,) = [m for m in MUTANTS if m.name == "feedforward-reads-t-1"]
     assert mutant.adapter == "step"
     adapter = load_adapter("spec_tests.adapters.snnax_ref_adapter:step_adapter")

@@ -18,7 +18,7 @@ from spec_tests import oracle
 from spec_tests.description import DELAYED, STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
 
 L = LayerSpec
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 FORBIDDEN = ("jax", "jaxlib", "equinox", "snnax_ref", "nir", "h5py")
 
 

@@ -6,15 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .. import oracle
-from ..adapters import execute
-from ..description import RunSpec
-from ..keys import with_dropout_masks
-from ..adapters.snnax_ref_adapter import adapter as drawn_adapter
-from ..adapters.snnax_ref_adapter import draw_plan, step_adapter
-from ..oracle.shapes import infer_network_shapes
-from ..oracle.states import implied_output, state_names
-from ..strategies import (UNEVEN_CHUNK_STEPS, chunked_runs, isolated_networks, networks,
+from spec_tests import oracle
+from spec_tests.adapters import execute
+from spec_tests.description import RunSpec
+from spec_tests.keys import with_dropout_masks
+from spec_tests.adapters.snnax_ref_adapter import adapter as drawn_adapter
+from spec_tests.adapters.snnax_ref_adapter import draw_plan, step_adapter
+from spec_tests.oracle.shapes import infer_network_shapes
+from spec_tests.oracle.states import implied_output, state_names
+from spec_tests.strategies import (UNEVEN_CHUNK_STEPS, chunked_runs, isolated_networks, networks,
                          runs_from_states)
 
 ANY_NETWORK = st.one_of(networks(), st.sampled_from(["SRM", "SpikeCounter", "BatchNormLayer",

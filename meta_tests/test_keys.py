@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from .. import oracle
-from ..adapters.snnax_ref_adapter import step_adapter
-from ..description import DELAYED, LayerSpec, NetworkSpec, RunSpec
-from ..keys import dropout_mask, layer_key, with_dropout_masks
-from ..properties import check_conforms
+from spec_tests import oracle
+from spec_tests.adapters.snnax_ref_adapter import step_adapter
+from spec_tests.description import DELAYED, LayerSpec, NetworkSpec, RunSpec
+from spec_tests.keys import dropout_mask, layer_key, with_dropout_masks
+from spec_tests.properties import check_conforms
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -5,9 +5,10 @@ caught by the ci profile."""
 import jax.numpy as jnp
 import pytest
 
-from ..mutants import MUTANTS, Mutant, StaleMutant, Substitution, mutated_code, planted
-from ..mutation import run_mutation_check
-from ..rows import ALL_ROWS
+from spec_tests.tools.mutants import (MUTANTS, Mutant, StaleMutant, Substitution, mutated_code,
+                                      planted)
+from spec_tests.tools.mutation import run_mutation_check
+from spec_tests.rows import ALL_ROWS
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])

@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 
 from dataclasses import replace
 
-from .. import oracle
-from ..description import (ALL_KINDS, DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, IMAGE_KINDS,
+from spec_tests import oracle
+from spec_tests.description import (ALL_KINDS, DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, IMAGE_KINDS,
                            SPIKE_OUTPUT_KINDS, STRAIGHT_THROUGH, describe)
-from ..keys import dropout_mask, layer_key, with_dropout_masks
-from ..strategies import (COMPOSED_IN_GRAPH, ISOLATED_KINDS, MAX_LAYERS, SIMPLE_KINDS,
+from spec_tests.keys import dropout_mask, layer_key, with_dropout_masks
+from spec_tests.strategies import (COMPOSED_IN_GRAPH, ISOLATED_KINDS, MAX_LAYERS, SIMPLE_KINDS,
                           burnin_runs, composed_in_graph_runs, concatenation_runs, feedback_runs,
                           final_layer_runs, isolated_runs, networks, random_layer_key_runs, runs,
                           several_inputs_and_outputs_runs, straight_through_runs)

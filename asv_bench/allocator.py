@@ -17,10 +17,16 @@ memory back (`M_TRIM_THRESHOLD`, `M_TOP_PAD`): after the first call the
 buffers are reused and no page faults. It must run before JAX starts its
 threads. It changes no value, applies to everything timed in the process
 (the GEMM floor included, so ratios stay fair), and is what
-`python -m asv_bench.peers`, the asv suite and the gate do unless told
-otherwise (`--system-allocator`, or `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`).
-Users can get the same effect for their own programs with the environment
-variables `MALLOC_ARENA_MAX=1 MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647
+`python -m asv_bench.peers` does unless told otherwise (`--system-allocator`,
+or `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`).
+
+The same settings as environment variables (`ENVIRONMENT`), which glibc reads
+when a process starts, are what the gate gives its worker processes and what
+asv's benchmark processes inherit from the scripts that run asv (`ci.sh`,
+`gpu.sh`, `history.sh`: `eval "$(python asv_bench/allocator.py)"` prints the
+exports, or nothing under `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`). Importing the
+suite changes nothing. Users can get the same effect for their own programs
+with `MALLOC_ARENA_MAX=1 MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647
 MALLOC_TOP_PAD_=268435456`.
 """
 
@@ -38,19 +44,28 @@ M_ARENA_MAX = -8
 
 SETTINGS = {M_ARENA_MAX: 1, M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1, M_TOP_PAD: 256 << 20}
 
-# The same settings as environment variables, read by glibc when a process
-# starts: what the gate gives its worker processes.
+# The same settings as environment variables, read by glibc when a process starts.
 ENVIRONMENT = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
                "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1), "MALLOC_TOP_PAD_": str(256 << 20)}
 
 _state = {"mode": "system"}
 
 
+def system_allocator_asked() -> bool:
+    return os.environ.get("SNNAX_BENCH_SYSTEM_ALLOCATOR") == "1"
+
+
+def child_environment() -> dict:
+    """The variables that give a new process the settings: `ENVIRONMENT`, or
+    none under `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`."""
+    return {} if system_allocator_asked() else dict(ENVIRONMENT)
+
+
 def keep_freed_memory() -> str:
     """Apply the settings above (once); returns the allocator mode now in
     force: "keep-freed" or "system" (not glibc, or switched off by
     `SNNAX_BENCH_SYSTEM_ALLOCATOR=1`)."""
-    if _state["mode"] == "keep-freed" or os.environ.get("SNNAX_BENCH_SYSTEM_ALLOCATOR") == "1":
+    if _state["mode"] == "keep-freed" or system_allocator_asked():
         return _state["mode"]
     name = ctypes.util.find_library("c")
     try:
@@ -69,3 +84,9 @@ def mode() -> str:
     if _state["mode"] == "system" and all(os.environ.get(k) == v for k, v in ENVIRONMENT.items()):
         return "keep-freed"
     return _state["mode"]
+
+
+if __name__ == "__main__":
+    # For the scripts: `eval "$(python asv_bench/allocator.py)"` before asv runs.
+    for name, value in child_environment().items():
+        print(f"export {name}={value}")

@@ -9,7 +9,7 @@ of the reference keeps its identity and only behaviour changes. When the
 reference moves on and an old text no longer occurs exactly once, the
 mutant fails loudly (`StaleMutant`, naming the mutant, the module and the
 text) instead of silently planting nothing;
-`spec_tests/self_tests/test_mutation.py::test_every_mutant_substitution_applies`
+`meta_tests/test_mutation.py::test_every_mutant_substitution_applies`
 checks every mutant that way in the normal test run. Keep the old texts
 short: one or two lines that say what the bug changes.
 
@@ -64,17 +64,17 @@ def _sub(module: str, old: str, new: str) -> Substitution:
 NEURON_MUTANTS = [
     Mutant("wrong-clamp-bound", "LIF's current decay and AdaptiveLIF's adaptation decay "
            "clamped to [0.4, 1] instead of [0.5, 1]", ["LIF", "AdaptiveLIF"],
-           (_sub("snn.layers.lif", "clamp(0.5, self.decay_constants[1], 1.0)",
-                 "clamp(0.4, self.decay_constants[1], 1.0)"),
-            _sub("snn.layers.lif", "adaptation_decay = clamp(0.5, self.ada_decay_constant[0], 1.0)",
-                 "adaptation_decay = clamp(0.4, self.ada_decay_constant[0], 1.0)"))),
+           (_sub("snn.layers.lif", "clamped_decay(self.decay_constants[1])",
+                 "lax.clamp(0.4, self.decay_constants[1], 1.0)"),
+            _sub("snn.layers.lif", "adaptation_decay = clamped_decay(self.ada_decay_constant[0])",
+                 "adaptation_decay = lax.clamp(0.4, self.ada_decay_constant[0], 1.0)"))),
     Mutant("lif-swapped-decays", "LIF uses dc[1] for the membrane and dc[0] for the current",
            ["LIF"],
            (_sub("snn.layers.lif",
-                 "return clamp(0.5, self.decay_constants[0], 1.0), "
-                 "clamp(0.5, self.decay_constants[1], 1.0)",
-                 "return clamp(0.5, self.decay_constants[1], 1.0), "
-                 "clamp(0.5, self.decay_constants[0], 1.0)"),)),
+                 "return clamped_decay(self.decay_constants[0]), "
+                 "clamped_decay(self.decay_constants[1])",
+                 "return clamped_decay(self.decay_constants[1]), "
+                 "clamped_decay(self.decay_constants[0])"),)),
     Mutant("heaviside-zero-is-zero", "H(0) = 0: a membrane exactly at threshold is silent",
            ["SimpleIAF", "SpikingMaxPool1d", "SpikingMaxPool2d", "LIF"],
            (_sub("functional.surrogate", "jnp.heaviside(x, jnp.ones((), x.dtype))",
@@ -169,7 +169,8 @@ GRAPH_MUTANTS = [
            adapter="default"),
     Mutant("time-parallel-wrong-keys", "the graph schedule hands a time-parallel layer the "
            "key of the next layer", ["graph: random layers' keys", "forward: straight-through"],
-           (_sub("snn.schedule", "keys[:, i])", "keys[:, (i + 1) % num_layers])"),),
+           (_sub("snn.schedule", "layer_keys(key, struct.num_layers)[i]",
+                 "layer_keys(key, struct.num_layers)[(i + 1) % struct.num_layers]"),),
            adapter="default"),
 ]
 
@@ -225,7 +226,7 @@ def substituted_sources(mutant: Mutant) -> Dict[str, Tuple[str, str]]:
             raise StaleMutant(
                 f"mutant {mutant.name!r}: {substitution.module} ({module.__file__}) contains "
                 f"the text to replace {count} times, expected exactly once; update its "
-                f"substitution in spec_tests/mutants.py. The text:\n{substitution.old}")
+                f"substitution in spec_tests/tools/mutants.py. The text:\n{substitution.old}")
         sources[substitution.module] = (original, mutated.replace(substitution.old,
                                                                   substitution.new))
     return sources

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from .adapters import load_adapter
+from ..adapters import load_adapter
 from .mutants import MUTANTS, planted
-from .rows import ALL_ROWS, row_fails
+from ..rows import ALL_ROWS, row_fails
 
 
 def run_mutation_check(profile: str = "ci", only=None, echo=print):

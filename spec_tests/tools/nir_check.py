@@ -1,6 +1,7 @@
 """Run a NIR graph through the NumPy oracle and an implementation, step by step.
 
-    python -m spec_tests.nir_check FILE.nir [--dt DT] [--steps T] [--seed S] [--impl module:attr]
+    python -m spec_tests.tools.nir_check FILE.nir [--dt DT] [--steps T] [--seed S]
+        [--impl module:attr]
 
 The graph is read with `nir.read` and translated into the suite's network
 description (`spec_tests.description.NetworkSpec`) by SPEC.md §10's rules,
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .description import LayerSpec, NetworkSpec, RunResult, RunSpec
+from ..description import LayerSpec, NetworkSpec, RunResult, RunSpec
 
 INPUT_SCALE = 2.0
 
@@ -289,7 +290,7 @@ def random_run(network: NetworkSpec, steps: int, seed: int) -> RunSpec:
 def check_adapter(adapter, run: RunSpec) -> None:
     """The implementation behind `adapter`, built from the description, equals
     the oracle (raises `compare.Mismatch` otherwise)."""
-    from .properties import check_conforms
+    from ..properties import check_conforms
     check_conforms(adapter, run, "float64")
 
 
@@ -315,8 +316,8 @@ def run_imported(graph, run: RunSpec, dt: float) -> RunResult:
 
 def check_imported(graph, run: RunSpec, dt: float) -> None:
     """snnax_ref's importer equals the oracle on `run` (raises `compare.Mismatch`)."""
-    from . import oracle
-    from .compare import TOLERANCES, assert_run_matches
+    from .. import oracle
+    from ..compare import TOLERANCES, assert_run_matches
 
     tolerance = TOLERANCES["float64"]
     expected = oracle.run(run, margin=tolerance.margin)
@@ -344,7 +345,7 @@ def read_run(path, dt: float = 1.0, steps: int = 50, seed: int = 0):
 
 def check_graph(graph, run: RunSpec, adapter, dt: float) -> list:
     """One Verdict for the adapter and one for snnax_ref's importer."""
-    from .compare import Mismatch
+    from ..compare import Mismatch
 
     verdicts = []
     for name, check in ((f"adapter {getattr(adapter, 'name', adapter)}",
@@ -360,7 +361,7 @@ def check_graph(graph, run: RunSpec, adapter, dt: float) -> list:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m spec_tests.nir_check",
+        prog="python -m spec_tests.tools.nir_check",
         description="Run a NIR graph through the NumPy oracle, an implementation's adapter and "
                     "snnax_ref's importer, and compare them step by step (SPEC.md §10).")
     parser.add_argument("file", help="a .nir file (written by nir.write)")
@@ -381,7 +382,7 @@ def main(argv=None) -> int:
         print(f"nir_check: {args.file}: cannot read it as a NIR graph: "
               f"{type(error).__name__}: {error}", file=sys.stderr)
         return 2
-    from .adapters import describe_load_error, load_adapter
+    from ..adapters import describe_load_error, load_adapter
     try:
         adapter = load_adapter(args.impl)
     except Exception as error:

@@ -1,10 +1,10 @@
 """The picture of a divergence: where a failed row's minimal run first left
 the oracle's, as `compare.Mismatch` attributes, a picklable
-`report.Divergence`, a text table in the Markdown report and, with
+`tools.divergence.Divergence`, a text table in the Markdown report and, with
 matplotlib (the `plot` extra), a PNG beside it.
 
 The fake adapters below are wrong on purpose and importable as
-`spec_tests.self_tests.test_report:<name>` for `snnax-ref conform`.
+`meta_tests.test_report:<name>` for `snnax-ref conform`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import sys
 import numpy as np
 import pytest
 
-from .. import oracle
-from ..compare import TOLERANCES, Mismatch, assert_run_matches
-from ..description import LayerSpec, NetworkSpec, RunSpec
-from ..properties import check_conforms
-from ..report import (FAILED, Divergence, RowStats, divergence_table, markdown, picture_name,
-                     write_reports)
+from spec_tests import oracle
+from spec_tests.compare import TOLERANCES, Mismatch, assert_run_matches
+from spec_tests.description import LayerSpec, NetworkSpec, RunSpec
+from spec_tests.properties import check_conforms
+from spec_tests.tools.divergence import Divergence, divergence_table, picture_name
+from spec_tests.tools.report import FAILED, RowStats, markdown, write_reports
 from .test_cli import OracleAdapter, _conform, _json_report
 
 FLOAT64 = TOLERANCES["float64"]
@@ -261,7 +261,7 @@ def _matplotlib_importable() -> bool:
 
 def test_conform_reports_the_divergence_of_a_wrong_adapter(tmp_path):
     code, output = _conform(tmp_path, "--impl",
-                            "spec_tests.self_tests.test_report:LastStepWrongAdapter",
+                            "meta_tests.test_report:LastStepWrongAdapter",
                             "--rows", "Identity")
     assert code == 1, output
     (row,) = _json_report(tmp_path)["rows"]

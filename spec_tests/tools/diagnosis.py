@@ -21,10 +21,10 @@ from itertools import combinations
 
 import numpy as np
 
-from . import oracle
-from .compare import Mismatch, Tolerance, assert_run_matches
-from .description import RunResult, RunSpec
-from .oracle.alternatives import CATALOGUE, Alternative, combine
+from .. import oracle
+from ..compare import Mismatch, Tolerance, assert_run_matches
+from ..description import RunResult, RunSpec
+from ..oracle.alternatives import CATALOGUE, Alternative, combine
 
 NOT_EXPLAINED = "not explained by any catalogued alternative (spec_tests/oracle/alternatives.py)"
 

@@ -2,7 +2,7 @@
 
 The CLI runs in a subprocess (it runs pytest itself), restricted with
 `--rows` to one or two quick rows and with a one-second shrink budget. The
-fake adapters below are importable as `spec_tests.self_tests.test_cli:<name>`; the
+fake adapters below are importable as `meta_tests.test_cli:<name>`; the
 conforming one runs the NumPy oracle itself, so these tests do not depend on
 snnax_ref being right.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ..adapters import AdapterUnavailable, read_deviations
-from ..description import RunSpec
+from spec_tests.adapters import AdapterUnavailable, read_deviations
+from spec_tests.description import RunSpec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEVIATIONS_ENV = "SNNAX_TEST_DEVIATIONS"
 
 
@@ -48,8 +48,8 @@ class OracleAdapter:
         return key_seed   # all the oracle needs of the default state
 
     def run(self, model, state, inputs, burnin, key_seed=1):
-        from .. import oracle
-        from ..keys import with_dropout_masks
+        from spec_tests import oracle
+        from spec_tests.keys import with_dropout_masks
         network, forward, dtype = model
         run = RunSpec(network, tuple(np.asarray(x, dtype=np.float64) for x in inputs),
                       forward, burnin, key_seed=key_seed, init_key_seed=state)
@@ -102,7 +102,7 @@ def unavailable_adapter():
 
 def _conform(tmp_path, *args, env=None):
     """Run `snnax-ref conform` in a subprocess; `(exit status, output)`."""
-    command = [sys.executable, "-m", "spec_tests.cli", "conform",
+    command = [sys.executable, "-m", "spec_tests.tools.cli", "conform",
                "--report-dir", str(tmp_path / "reports"), "--shrink-seconds", "1", *args]
     environment = dict(os.environ, **(env or {}))
     environment.pop("SNNAX_REF_IMPL", None)
@@ -131,7 +131,7 @@ def test_a_module_that_does_not_exist_is_a_harness_error(tmp_path):
 
 def test_an_unavailable_adapter_is_a_harness_error_with_its_reason(tmp_path):
     code, output = _conform(tmp_path, "--impl",
-                            "spec_tests.self_tests.test_cli:unavailable_adapter")
+                            "meta_tests.test_cli:unavailable_adapter")
     assert code == 2, output
     assert "AdapterUnavailable" in output and "snnax needs chex" in output, output
     assert "No module named 'chex'" in output, output
@@ -139,7 +139,7 @@ def test_an_unavailable_adapter_is_a_harness_error_with_its_reason(tmp_path):
 
 def test_an_adapter_unavailable_at_build_time_skips_every_row(tmp_path):
     code, output = _conform(tmp_path, "--impl",
-                            "spec_tests.self_tests.test_cli:LazilyUnavailableAdapter",
+                            "meta_tests.test_cli:LazilyUnavailableAdapter",
                             "--rows", "Identity")
     assert code == 3, output
     report = _json_report(tmp_path)
@@ -149,7 +149,7 @@ def test_an_adapter_unavailable_at_build_time_skips_every_row(tmp_path):
 
 
 def test_an_unknown_row_is_a_harness_error(tmp_path):
-    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:OracleAdapter",
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_cli:OracleAdapter",
                             "--rows", "NoSuchRow")
     assert code >= 2, output
     assert "NoSuchRow" in output
@@ -158,7 +158,7 @@ def test_an_unknown_row_is_a_harness_error(tmp_path):
 # -- results -----------------------------------------------------------------------
 
 def test_a_conforming_adapter_exits_0_and_lists_its_skips(tmp_path):
-    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:OracleAdapter",
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_cli:OracleAdapter",
                             "--rows", "Identity", "gradient: frozen parameters")
     assert code == 0, output
     rows = {r["row"]: r for r in _json_report(tmp_path)["rows"]}
@@ -170,7 +170,7 @@ def test_a_conforming_adapter_exits_0_and_lists_its_skips(tmp_path):
 
 def test_a_wrong_adapter_exits_1_with_reports_ci_can_read(tmp_path):
     junit, deviations = tmp_path / "junit.xml", tmp_path / "deviations.txt"
-    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:WrongAdapter",
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_cli:WrongAdapter",
                             "--rows", "Identity", "gradient: surrogates",
                             "--junit-xml", str(junit), "--write-deviations", str(deviations))
     assert code == 1, output
@@ -204,7 +204,7 @@ def test_a_wrong_adapter_exits_1_with_reports_ci_can_read(tmp_path):
 
     # Fed back as the adapter's known deviations, the same rows are skipped:
     # nothing is left to test, which is a harness error, not a pass.
-    code, output = _conform(tmp_path, "--impl", "spec_tests.self_tests.test_cli:WrongAdapter",
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_cli:WrongAdapter",
                             "--rows", "Identity", "gradient: surrogates",
                             env={DEVIATIONS_ENV: str(deviations)})
     assert code == 3, output
@@ -229,7 +229,7 @@ def test_pytest_with_an_adapter_that_does_not_exist_is_not_green(tmp_path):
 # -- report writers, in process ----------------------------------------------------------
 
 def _rows():
-    from ..report import RowStats
+    from spec_tests.tools.report import RowStats
     passed = RowStats("LIF", tried=8, outcome="passed", seconds=1.5,
                       tests={"test_class_conforms[LIF]": {"outcome": "passed", "message": "",
                                                            "seconds": 1.5}})
@@ -248,7 +248,7 @@ def _rows():
 def test_junit_has_one_testcase_per_row():
     import tempfile
 
-    from ..report import write_junit
+    from spec_tests.tools.report import write_junit
     with tempfile.TemporaryDirectory() as directory:
         path = write_junit(Path(directory) / "j.xml", {"impl": "x:y", "seconds": 2.0}, _rows())
         suite = ET.parse(path).getroot().find("testsuite")
@@ -264,7 +264,7 @@ def test_junit_has_one_testcase_per_row():
 def test_written_deviations_read_back():
     import tempfile
 
-    from ..report import write_deviations
+    from spec_tests.tools.report import write_deviations
     with tempfile.TemporaryDirectory() as directory:
         path = write_deviations(Path(directory) / "d.txt", {"impl": "x:y"}, _rows())
         entries = read_deviations(path)
@@ -273,7 +273,7 @@ def test_written_deviations_read_back():
 
 
 def test_the_table_lists_time_and_skip_reasons():
-    from ..report import table
+    from spec_tests.tools.report import table
     text = table(_rows())
     assert "seconds" in text and "1.5" in text
     assert "SRM: test_class_conforms[SRM]: known deviation: upstream bug" in text
@@ -281,5 +281,5 @@ def test_the_table_lists_time_and_skip_reasons():
 
 @pytest.mark.parametrize("status", [0, 1, 2, 3, 4])
 def test_exit_statuses_are_documented(status):
-    from ..cli import EXIT_MEANINGS, __doc__ as usage
+    from spec_tests.tools.cli import EXIT_MEANINGS, __doc__ as usage
     assert status in EXIT_MEANINGS and f"  {status}  " in usage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .description import LayerSpec, RunSpec
+from ..description import LayerSpec, RunSpec
 
 
 def _array(values) -> str:

@@ -38,7 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-from .report import UNPARAMETRISED_ROWS  # noqa: F401 - re-exported, it used to live here
+from . import report as reporting
+from .shards import parse_shard, slice_seed, units as all_units
 
 # What shard reports must agree on to be merged.
 SHARD_KEYS = ("impl", "suite_version", "profile", "selected_rows", "seeds", "shard_count",
@@ -59,145 +60,7 @@ EXIT_MEANINGS = {
 }
 
 
-def _skip_reason(report) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr or "")
-
-
-# How Hypothesis introduces the failing example it reports (older, newer).
-_EXAMPLE_HEADINGS = ("Falsifying example", "Falsifying explicit example",
-                     "Failing test case", "Failing explicit example")
-
-
-def _split_example(text: str) -> tuple[str, str]:
-    lines = text.splitlines()
-    for i, line in enumerate(lines):   # JAX's note on its filtered traceback
-        if line.startswith("For simplicity, JAX has removed its internal frames"):
-            start = i - 1 if i and set(lines[i - 1].strip()) == {"-"} else i
-            del lines[start:i + 1]
-            break
-    start = next((i for i, line in enumerate(lines)
-                  if line.strip().startswith(_EXAMPLE_HEADINGS)), None)
-    if start is None:
-        return text.strip(), ""
-    return "\n".join(lines[:start]).strip(), "\n".join(lines[start:]).strip()
-
-
-def _failure_text(report) -> tuple[str, str]:
-    """`(message, failing example)` of a failed report: the crash message
-    pytest shows, and the failing example Hypothesis noted on it, if any."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None and crash.message else (report.longreprtext or "")
-    message, example = _split_example(text)
-    if not example:  # the whole text, its "E   " prefixes and indentation removed
-        whole = "\n".join(line[4:] if line[:4] in ("E   ", "    ") else line
-                          for line in (report.longreprtext or "").splitlines())
-        example = _split_example(whole)[1]
-    return message, example
-
-
-class RowRecorder:
-    """A pytest plugin that fills `report.ROWS` from the test reports: each
-    test's outcome, message and wall time, and for tests that do not count
-    their own examples, one example per run."""
-
-    def __init__(self, impl: str, adapter, reporting, replay_options: str = ""):
-        # conftest._load uses this instead of loading the adapter again.
-        self.snnax_preloaded_adapter = (impl, adapter)
-        self.impl = impl
-        self.replay_options = replay_options     # e.g. the seed slice, for the replay line
-        self.reporting = reporting
-        self.rows_of: dict[str, str] = {}
-        self.counts_before: dict[str, tuple[int, int]] = {}
-        self.falsifying: dict[str, str] = {}
-        self.collection_errors: list[str] = []
-        self.config = None
-
-    def pytest_configure(self, config):
-        self.config = config
-
-    def pytest_collection_finish(self, session):
-        for item in session.items:       # after selection and deviation marking
-            self.rows_of[item.nodeid] = self.reporting.row_name(item)
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.collection_errors.append(f"{report.nodeid or 'collection'}: "
-                                          f"{report.longreprtext.strip()}")
-
-    def pytest_runtest_logreport(self, report):
-        rp = self.reporting
-        name = self.rows_of.get(report.nodeid)
-        if name is None:
-            return
-        stats = rp.row(name)
-        test = stats.tests.setdefault(rp.deviation_id(report.nodeid),
-                                      {"outcome": rp.NOT_RUN, "message": "", "seconds": 0.0})
-        test["seconds"] = round(test["seconds"] + report.duration, 3)
-        stats.seconds = round(stats.seconds + report.duration, 3)
-        if report.when == "setup":
-            self.counts_before[report.nodeid] = (stats.tried, stats.failed)
-        tried_before, failed_before = self.counts_before.get(report.nodeid,
-                                                             (stats.tried, stats.failed))
-        if report.skipped:
-            if report.when == "call":          # nothing was checked after all
-                stats.tried, stats.failed = tried_before, failed_before
-            reason = _skip_reason(report)
-            test["outcome"] = rp.KNOWN if reason.startswith("known deviation") else rp.SKIPPED
-            test["message"] = reason
-        elif report.failed:
-            message, falsifying = _failure_text(report)
-            test["outcome"] = rp.FAILED if report.when == "call" else rp.ERROR
-            test["message"] = message if report.when == "call" else (
-                f"{report.when} error: {message}")
-            if falsifying:
-                self.falsifying[report.nodeid] = falsifying
-            if report.when == "call":
-                stats.tried += stats.tried == tried_before
-                stats.failed += stats.failed == failed_before
-            if dict(report.user_properties).get("snnax_shrink_cut_short"):
-                stats.shrink_cut_short = True
-        elif report.when == "call":
-            test["outcome"] = rp.PASSED
-            stats.tried += stats.tried == tried_before
-
-    def finish(self, rootdir: Path):
-        """Each row's outcome, message and repro from its tests."""
-        rp = self.reporting
-        for stats in rp.ROWS.values():
-            stats.outcome = rp.row_outcome(stats.tests)
-            if stats.outcome in (rp.FAILED, rp.ERROR):
-                broken = [(tid, t) for tid, t in stats.tests.items()
-                          if t["outcome"] in (rp.FAILED, rp.ERROR)]
-                reported = "\n\n".join(
-                    (f"{tid}: " if len(stats.tests) > 1 else "") + t["message"]
-                    for tid, t in broken)
-                # The test's own record (the minimal example's error) unless
-                # pytest reports something else (a Hypothesis error, say).
-                own = stats.message.splitlines()[0].partition(": ")[2] if stats.message else ""
-                if not stats.message or stats.outcome == rp.ERROR:
-                    stats.message = reported
-                elif own and own not in reported:
-                    stats.message += f"\n\npytest reported:\n{reported}"
-                if not stats.repro:
-                    stats.repro = "\n\n".join(self._rerun(rootdir, tid) for tid, _ in broken)
-            elif stats.outcome in (rp.SKIPPED, rp.KNOWN, rp.NOT_RUN):
-                reasons = dict.fromkeys(t["message"] for t in stats.tests.values()
-                                        if t["message"])
-                stats.message = "; ".join(reasons)
-
-    def _rerun(self, rootdir: Path, tid: str) -> str:
-        nodeid = next((n for n in self.rows_of if n.endswith("::" + tid)), tid)
-        lines = [self.falsifying[nodeid]] if nodeid in self.falsifying else []
-        lines.append(f"# replay (from {rootdir}):\n"
-                     f"#   pytest -p no:cacheprovider '{nodeid}' --impl {self.impl}"
-                     + self.replay_options)
-        return "\n".join(lines)
-
-
-def _exit_code(pytest_code: int, rows, collection_errors, reporting) -> tuple[int, str]:
+def _exit_code(pytest_code: int, rows, collection_errors) -> tuple[int, str]:
     """The exit status and, for a harness error, why."""
     if collection_errors:
         return EXIT_BROKEN, "collection errors:\n" + "\n".join(collection_errors)
@@ -220,7 +83,7 @@ def _exit_code(pytest_code: int, rows, collection_errors, reporting) -> tuple[in
     return EXIT_CONFORMS, ""
 
 
-def _write_reports(args, header, rows, reporting) -> list[Path]:
+def _write_reports(args, header, rows) -> list[Path]:
     written = list(reporting.write_reports(Path(args.report_dir), header, rows))
     if args.junit_xml:
         written.append(reporting.write_junit(Path(args.junit_xml), header, rows))
@@ -230,14 +93,13 @@ def _write_reports(args, header, rows, reporting) -> list[Path]:
 
 
 def _conform(args) -> int:
-    from . import report as reporting
-    from .adapters import ENV_VAR, chosen_impl, describe_load_error, load_adapter
-    from .profiles import PROFILE_ENV
+    from ..adapters import ENV_VAR, chosen_impl, describe_load_error, load_adapter
+    from ..profiles import PROFILE_ENV
 
     impl = chosen_impl(args.impl)
     os.environ[ENV_VAR] = impl
     os.environ[PROFILE_ENV] = args.profile
-    suite = Path(__file__).parent
+    suite = Path(__file__).parents[1]
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
               "selected_rows": args.rows or "all", "seeds": args.seeds,
               "shard": f"{args.shard[0]}/{args.shard[1]}", "shard_index": args.shard[0],
@@ -245,7 +107,6 @@ def _conform(args) -> int:
     if args.shrink_seconds is not None:
         header["shrink_seconds"] = args.shrink_seconds
     print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}", flush=True)
-    reporting.reset()
     started = time.perf_counter()
 
     # Load the adapter once, up front: an adapter that cannot be imported or
@@ -258,22 +119,19 @@ def _conform(args) -> int:
         header.update(seconds=round(time.perf_counter() - started, 1),
                       exit_code=EXIT_NO_ADAPTER, status=EXIT_MEANINGS[EXIT_NO_ADAPTER],
                       error=text)
-        written = _write_reports(args, header, [], reporting)
+        written = _write_reports(args, header, [])
         print(f"reports: {' '.join(map(str, written))}")
         return EXIT_NO_ADAPTER
 
     import pytest
-
-    from .report import slice_seed
 
     k, n = args.shard
     records, codes, collection_errors = [], [], []
     units = {"row_order": [], "mine": []}
     config = None
     for slice_ in range(args.seeds):     # one session per seed slice
-        reporting.reset()
         replay = f" --seeds {args.seeds} --seed-slice {slice_}" if slice_ else ""
-        recorder = RowRecorder(impl, adapter, reporting, replay)
+        recorder = reporting.RowRecorder(impl, adapter, replay)
         options = [f"--rows={name}" for name in args.rows or ()]
         if args.shrink_seconds is not None:
             options.append(f"--shrink-seconds={args.shrink_seconds}")
@@ -282,23 +140,21 @@ def _conform(args) -> int:
                             f"--seeds={args.seeds}", f"--seed-slice={slice_}", f"--shard={k}/{n}",
                             "-v", "--tb=line", "-o", "console_output_style=count",
                             f"--rootdir={suite.parent}", *options], plugins=[recorder])
-        recorder.finish(suite.parent)
+        session_rows = recorder.finish(suite.parent)
         codes.append(int(code))
         collection_errors += recorder.collection_errors
         config = recorder.config
         units = getattr(config, "snnax_units", None) or units
-        for stats in reporting.ROWS.values():
+        for stats in session_rows:
             seed = slice_seed(stats.row, slice_) if slice_ else None
             records.append(dict(reporting.unit_record(stats, slice_, seed), row=stats.row))
         if code not in (0, 1, 5) or collection_errors:
             break                           # a usage error, an interrupt: it would repeat
     elapsed = time.perf_counter() - started
     rows = reporting.combine_units(records, units["row_order"])
-    reporting.ROWS.clear()
-    reporting.ROWS.update((r.row, r) for r in rows)
     broken = [c for c in codes if c not in (0, 1, 5)]
     code = broken[0] if broken else 1 if 1 in codes else 5 if all(c == 5 for c in codes) else 0
-    exit_code, problem = _exit_code(code, rows, collection_errors, reporting)
+    exit_code, problem = _exit_code(code, rows, collection_errors)
     if exit_code == EXIT_NOTHING_TESTED and not units["mine"] and units["row_order"]:
         problem = (f"shard {k}/{n} has no units: there are only "
                    f"{len(units['row_order']) * args.seeds} (rows x seeds)")
@@ -318,7 +174,7 @@ def _conform(args) -> int:
             cut = " (shrinking cut short by the shrink budget)" if stats.shrink_cut_short else ""
             print(f"\n=== {stats.row}: minimal failing network{cut} ===\n{stats.message}\n")
             print(stats.repro)
-    written = _write_reports(args, header, rows, reporting)
+    written = _write_reports(args, header, rows)
     print(f"\nreports: {' '.join(map(str, written))} ({elapsed:.0f} s)")
     print(f"snnax-ref conform: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
           + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
@@ -328,9 +184,6 @@ def _conform(args) -> int:
 def _merge(args) -> int:
     """Combine shard reports (see the module docstring and `report.combine_units`)."""
     import json
-
-    from . import report as reporting
-    from .report import units as all_units
 
     started = time.perf_counter()
     payloads, problems = [], []
@@ -383,7 +236,7 @@ def _merge(args) -> int:
                 f"units not in the row order: {text(unknown)}" if unknown else ""]))
         rows = reporting.combine_units(records, row_order)
         if not problem:
-            exit_code, problem = _exit_code(0, rows, [], reporting)
+            exit_code, problem = _exit_code(0, rows, [])
         header.update(units_total=len(expected), units_run=len(ran), row_order=row_order,
                       seconds=round(sum(p.get("seconds") or 0 for p in payloads), 1))
     else:
@@ -393,7 +246,7 @@ def _merge(args) -> int:
         header["error"] = problem
     print(reporting.table(rows))
     args.write_deviations = None
-    written = _write_reports(args, header, rows, reporting)
+    written = _write_reports(args, header, rows)
     print(f"\nreports: {' '.join(map(str, written))} "
           f"({time.perf_counter() - started:.1f} s)")
     print(f"snnax-ref merge: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
@@ -402,7 +255,6 @@ def _merge(args) -> int:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from .report import parse_shard
     try:
         return parse_shard(text)
     except ValueError as error:
@@ -474,7 +326,12 @@ def main(argv=None) -> int:
         help="run a NIR file through the oracle, an adapter and snnax_ref.nir (SPEC.md §10); "
              "`snnax-ref check-nir --help` for its options")
     check_nir.add_argument("arguments", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    # argparse leaves a REMAINDER's leading options (`check-nir --help`) unparsed.
+    args, unparsed = parser.parse_known_args(argv)
+    if unparsed and args.command != "check-nir":
+        parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
+    if args.command == "check-nir":
+        args.arguments = unparsed + args.arguments
     return {"conform": _conform, "merge": _merge, "mutate": _mutate,
             "check-nir": _check_nir}[args.command](args)
 

@@ -12,12 +12,12 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from .. import oracle
-from ..adapters import execute, load_adapter
-from ..compare import (TOLERANCES, Mismatch, assert_run_matches, comparison_horizon,
+from spec_tests import oracle
+from spec_tests.adapters import execute, load_adapter
+from spec_tests.compare import (TOLERANCES, Mismatch, assert_run_matches, comparison_horizon,
                       float32_envelope)
-from ..description import DELAYED, LayerSpec, NetworkSpec, RunSpec
-from ..strategies import isolated_runs, straight_through_runs
+from spec_tests.description import DELAYED, LayerSpec, NetworkSpec, RunSpec
+from spec_tests.strategies import isolated_runs, straight_through_runs
 
 FLOAT32 = TOLERANCES["float32"]
 REFERENCE = "spec_tests.adapters.snnax_ref_adapter:adapter"
