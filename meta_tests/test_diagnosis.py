@@ -90,6 +90,52 @@ def constants_below_their_clamps():
            "ada_step_val": arr(0.3), "ada_coupling_var": arr(0.5)}))
 
 
+def an_iaf(threshold=0.4):
+    return L("IAF", {"threshold": threshold}, {"decay_constants": arr(0.6), "leak": arr(0.05)})
+
+
+def neurons_with_a_synaptic_current():
+    """IAF, LIF and LIFSoftReset: the neurons whose membrane reads a synaptic current."""
+    return side_by_side(an_iaf(), *lif_family().network.layers)
+
+
+def neurons_whose_reset_is_not_to_zero():
+    """LIFSoftReset subtracts one, SimpleIAF and AdaptiveLIF subtract reset_val,
+    LIF resets to reset_val."""
+    return side_by_side(
+        L("LIFSoftReset", {"threshold": 0.5}, {"decay_constants": arr(0.6, 0.55)}),
+        L("SimpleIAF", {"threshold": 1.0, "reset_val": 0.5}, {"leak": arr(0.1)}),
+        L("AdaptiveLIF", {"threshold": 0.6, "reset_val": 0.25},
+          {"decay_constants": arr(0.6), "ada_decay_constant": arr(0.8),
+           "ada_step_val": arr(0.3), "ada_coupling_var": arr(0.5)}),
+        L("LIF", {"threshold": 0.5, "reset_val": 0.25}, {"decay_constants": arr(0.6, 0.55)}))
+
+
+def every_resetting_neuron():
+    """The six resetting neurons, reset_val None: all but LIFSoftReset reset to zero.
+    (IAF's threshold is raised so that subtracting it shows in its spikes.)"""
+    layers = iaf_family().network.layers + lif_family().network.layers
+    return side_by_side(*(an_iaf(0.8) if layer.kind == "IAF" else layer for layer in layers))
+
+
+# Dyadic inputs and constants: every membrane below is exact in float arithmetic.
+ON_THE_THRESHOLD_INPUTS = np.array([[0.5, 1.0, 0.25], [0.5, 0.0, 0.75], [0.25, 1.0, 0.25],
+                                    [0.75, 0.5, 0.5], [1.0, 0.0, 0.25], [0.5, 1.0, 1.0]])
+
+
+def membranes_on_their_thresholds():
+    """Exact membranes that meet their thresholds, so H(0) decides spikes: e.g.
+    SimpleIAF's 0.5 + 0.5 = 1 at step 1, SigmaDelta's 0.5 at step 0 (feature 0)."""
+    network = NetworkSpec(
+        layers=(L("SimpleIAF", {"threshold": 1.0}),
+                L("SimpleLIF", {"threshold": 0.5}, {"decay_constants": arr(0.5)}),
+                L("LIF", {"threshold": 0.125}, {"decay_constants": arr(0.5, 0.5)}),
+                L("SigmaDelta", {"threshold": 0.5}, {"decay_constants": arr(0.5, 0.5, 0.5)})),
+        input_layer_ids=((0,),) * 4, input_connectivity=((),) * 4,
+        final_layer_ids=(0, 1, 2, 3), input_shapes=((3,),))
+    return RunSpec(network, (ON_THE_THRESHOLD_INPUTS,))
+
+
 # One hand-built run per alternative, on which that alternative changes the result.
 RUN_FOR = {
     "every-edge-delayed": lambda: chain_of_iafs(STRAIGHT_THROUGH),
@@ -101,6 +147,10 @@ RUN_FOR = {
     "lif-reset-at-step-end": lif_family,
     "lif-reset-between-integration-and-read": lif_family,
     "constants-not-clamped": constants_below_their_clamps,
+    "current-same-step": neurons_with_a_synaptic_current,
+    "spike-strictly-above-threshold": membranes_on_their_thresholds,
+    "reset-to-zero": neurons_whose_reset_is_not_to_zero,
+    "reset-by-subtracting-threshold": every_resetting_neuron,
 }
 
 
@@ -114,6 +164,62 @@ def test_a_run_computed_under_an_alternative_is_explained_by_exactly_that_altern
     imitation = oracle.run(run, margin=FLOAT64.margin, semantics=BY_NAME[name].semantics)
     assert [a.name for a in diagnose(run, imitation, FLOAT64)] == [name]
     assert explain(run, imitation, FLOAT64) == f"explained by: {BY_NAME[name].description}"
+
+
+LIBRARY_ORDERS = ("current-same-step", "spike-strictly-above-threshold", "reset-to-zero",
+                  "reset-by-subtracting-threshold")
+
+
+@pytest.mark.parametrize("name", LIBRARY_ORDERS)
+def test_every_neuron_of_a_library_order_run_shows_the_alternative_in_its_spikes(name):
+    """The hand-built run of each other library's update order changes the
+    spikes of every neuron in it, so it pins the alternative for each kind."""
+    run = RUN_FOR[name]()
+    spec = oracle.run(run)
+    changed = oracle.run(run, semantics=BY_NAME[name].semantics)
+    for layer, want, got in zip(run.network.layers, spec.outputs, changed.outputs):
+        assert not np.array_equal(want, got), (name, layer.kind)
+
+
+@pytest.mark.parametrize("name, layer, state, x, want_V, want_S", [
+    # I = 0.75*1 + 0.25*0.5 = 0.875 first; V = 0.5*(0.75 - 0.75*1) + 0.5*0.875 (SPEC: 0.5)
+    ("current-same-step", L("LIF", {"threshold": 0.5}, {"decay_constants": arr(0.5, 0.75)}),
+     [0.75, 1.0, 1.0], 0.5, 0.4375, 0.0),
+    # I = 0.875 first; V = (0.5 - 0.25) + 0.875 (SPEC: 1.25)
+    ("current-same-step",
+     L("IAF", {"threshold": 2.0}, {"decay_constants": arr(0.75), "leak": arr(0.25)}),
+     [0.5, 1.0, 0.0], 0.5, 1.125, 0.0),
+    # V = 0.5 + 0.5 = 1 = threshold: silent, not reset (SPEC: spikes, V = 0)
+    ("spike-strictly-above-threshold", L("SimpleIAF", {"threshold": 1.0}), [0.5, 0.0], 0.5,
+     1.0, 0.0),
+    # V = 0.75 - 0.75*1 = 0 (SPEC: 0.75 - 1), then 0.5*0 + 0.5*1
+    ("reset-to-zero", L("LIFSoftReset", {"threshold": 0.25}, {"decay_constants": arr(0.5, 0.75)}),
+     [0.75, 1.0, 1.0], 0.5, 0.5, 1.0),
+    # V = 0.5 + 1 = 1.5 spikes; 1.5 - 1 (SPEC: 1.5 - 1.5)
+    ("reset-by-subtracting-threshold", L("SimpleIAF", {"threshold": 1.0}), [0.5, 0.0], 1.0,
+     0.5, 1.0)])
+def test_a_library_order_alternative_computes_its_equation(name, layer, state, x, want_V, want_S):
+    """One step under the alternative, from a dyadic state, against its
+    equation worked out by hand (the stored membrane and the spike)."""
+    step = getattr(neurons, layer.kind)
+    (V, *_, S), _, _ = step(layer, [arr(v) for v in state], arr(x), BY_NAME[name].semantics)
+    assert (V[0], S[0]) == (want_V, want_S)
+
+
+@pytest.mark.parametrize("library, timing", [
+    ("Norse LIFCell: the current jumps, the voltage reads it, spikes, resets",
+     "lif-reset-at-step-end"),
+    ("snnTorch Synaptic(reset_mechanism='zero', reset_delay=True): the current, the "
+     "membrane, its reset with the previous spikes, the spikes",
+     "lif-reset-between-integration-and-read")])
+def test_a_lif_stepped_in_another_librarys_order_is_explained_by_the_pair(library, timing):
+    """Both libraries reset a LIF to zero, as LIF does with reset_val None, and
+    compare with >, which no membrane of irregular inputs meets exactly: what
+    remains of their order is the current read and the reset timing."""
+    run = side_by_side(L("LIF", {"threshold": 0.5}, {"decay_constants": arr(0.6, 0.55)}))
+    pair = alternatives.combine(BY_NAME[timing], BY_NAME["current-same-step"])
+    imitation = oracle.run(run, semantics=pair.semantics)
+    assert [a.name for a in diagnose(run, imitation, FLOAT64)] == [pair.name], library
 
 
 def test_the_reset_moved_across_the_step_boundary_changes_only_the_stored_membrane():
@@ -243,6 +349,23 @@ def test_upstream_snnax_default_forward_fn_is_explained_by_every_edge_delayed_on
     with pytest.raises(Mismatch) as failure:
         check_conforms(adapter, chain_of_iafs(STRAIGHT_THROUGH))
     assert str(failure.value).splitlines()[-1] == "explained by: every edge delayed one step"
+
+
+@pytest.mark.parametrize("mutant_name, run, name", [
+    ("iaf-new-current", lambda: side_by_side(an_iaf()), "current-same-step"),
+    ("heaviside-zero-is-zero", membranes_on_their_thresholds, "spike-strictly-above-threshold")])
+def test_a_planted_update_order_bug_in_snnax_ref_is_explained_by_its_alternative(
+        mutant_name, run, name):
+    """The bugs of issue #24: IAF reading this step's current, H(0) = 0."""
+    pytest.importorskip("jax")
+    from spec_tests.tools.mutants import MUTANTS, planted
+    (mutant,) = [m for m in MUTANTS if m.name == mutant_name]
+    assert mutant.adapter == "step"
+    adapter = load_adapter("spec_tests.adapters.snnax_ref_adapter:step_adapter")
+    with planted(mutant), pytest.raises(Mismatch) as failure:
+        check_conforms(adapter, run())
+    assert str(failure.value).splitlines()[-1] == (
+        f"explained by: {BY_NAME[name].description}")
 
 
 def test_the_planted_feed_forward_delay_in_snnax_ref_is_explained_by_every_edge_delayed():

@@ -121,8 +121,8 @@ def test_a_final_state_mismatch_names_its_component():
     with pytest.raises(Mismatch) as failure:
         assert_run_matches(run, expected, actual, FLOAT64)
     m = failure.value
-    assert str(m).startswith("final state of layer 0 (SimpleIAF), component 0: first difference "
-                             "at index (3,)")
+    assert str(m).startswith("final state of layer 0 (SimpleIAF), component 0 (V): first "
+                             "difference at index (3,)")
     assert (m.layer, m.source, m.component, m.index, m.step) == (0, "state", 0, (3,), STEPS - 1)
 
 
@@ -147,7 +147,7 @@ def test_a_wrong_spike_gives_a_small_picklable_record_around_its_step():
 def test_an_output_divergence_also_shows_the_first_differing_final_state():
     d = _divergence(BothWrongAdapter())
     assert d.source == "output" and d.step == WRONG_STEP
-    assert d.final_what == "final state of layer 0 (SimpleIAF), component 0"
+    assert d.final_what == "final state of layer 0 (SimpleIAF), component 0 (V)"
     assert d.final_first == (2,) and d.final_elements == tuple((k,) for k in range(NEURONS))
     assert d.final_actual[2] == d.final_expected[2] + 0.25
 
@@ -207,7 +207,7 @@ def test_the_text_table_shows_the_diverging_neuron_around_its_step():
              if re.match(r"^[> ] +\d+ ", line)]
     assert shown == list(range(WRONG_STEP - 3, WRONG_STEP + 4))   # 3 steps either side
     assert state_line.split()[1] == "(2,)"
-    assert "final state of layer 0 (SimpleIAF), component 0 (after step 11)" in text
+    assert "final state of layer 0 (SimpleIAF), component 0 (V) (after step 11)" in text
 
 
 def test_the_markdown_is_complete_in_text_without_matplotlib(tmp_path, monkeypatch):

@@ -106,7 +106,7 @@ def test_three_shards_merged_equal_one_unsharded_run(tmp_path):
     assert whole["units_total"] == 6 and len(whole["units"]) == 6
     verdicts = _verdicts(whole)
     assert {row: v[0] for row, v in verdicts.items()} == {
-        "Identity": "passed", "Linear": "failed", "gradient: surrogates": "skipped"}
+        "Identity": "passed", "Linear": "failed", "gradient: surrogates": "not applicable"}
     for row in whole["rows"]:
         assert [s["slice"] for s in row["slices"]] == [0, 1], row["row"]
         assert row["slices"][0]["seed"] is None

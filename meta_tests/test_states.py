@@ -39,11 +39,11 @@ def test_random_valid_state_has_the_default_shapes_and_valid_values(network, see
     for layer, state, output in zip(network.layers, states, outputs):
         for name, value in zip(state_names(layer), state):
             assert np.all(np.isfinite(value))
-            if name == "spikes":
+            if name == "S":
                 assert set(np.unique(value)) <= {0.0, 1.0}
             if name == "count":
                 assert np.all(value >= 0) and np.all(value == np.round(value))
-            if name == "running_variance":
+            if name == "var":
                 assert np.all(value > 0)
         implied = implied_output(layer, state)
         if implied is not None:

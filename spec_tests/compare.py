@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .description import RunResult, RunSpec
+from .description import RunResult, RunSpec, state_component_names
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2**-23
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -73,13 +73,15 @@ class Mismatch(AssertionError):
     arrays; None for a shape mismatch), `expected` and `actual` (those arrays,
     float64). `assert_run_matches` adds `layer` (the RunSpec's layer index),
     `source` ("output": a final layer's output, rows are steps from
-    `first_step`; "state": its final state component `component`; "last
+    `first_step`; "state": its final state component `component`, whose
+    SPEC name (`description.state_component_names`: "V", "layers[1].I") is
+    `component_name` and which the message names as `component 0 (V)`; "last
     output"), `position` (an output's place in `final_layer_ids`) and `step`
     (the run step of the first difference; for final values the last step).
     """
 
     what = index = expected = actual = None
-    layer = source = position = component = first_step = step = None
+    layer = source = position = component = component_name = first_step = step = None
 
     def locate(self, **where) -> "Mismatch":
         for name, value in where.items():
@@ -262,18 +264,22 @@ def assert_run_matches(run: RunSpec, expected: RunResult, actual: RunResult,
 
 def _check_final_state(run: RunSpec, expected: RunResult, actual: RunResult,
                        tolerance: Tolerance, allowed: np.ndarray, layer_id: int) -> None:
-    kind = run.network.layers[layer_id].kind
+    layer = run.network.layers[layer_id]
+    kind, names = layer.kind, state_component_names(layer)
     want, got = expected.final_states[layer_id], actual.final_states[layer_id]
     where = dict(layer=layer_id, source="state", step=run.num_steps - 1)
     if len(want) != len(got):
+        listed = f" [{', '.join(names)}]" if len(names) == len(want) else ""
         raise Mismatch(f"final state of layer {layer_id} ({kind}): expected "
-                       f"{len(want)} arrays, got {len(got)}").locate(**where)
+                       f"{len(want)} arrays{listed}, got {len(got)}").locate(**where)
     for component, (w, g) in enumerate(zip(want, got)):
+        name = names[component] if component < len(names) else None
+        label = f"component {component}" + (f" ({name})" if name else "")
         try:
-            _check_array(f"final state of layer {layer_id} ({kind}), component {component}",
+            _check_array(f"final state of layer {layer_id} ({kind}), {label}",
                          w, g, tolerance, allowed[-1, layer_id])
         except Mismatch as mismatch:
-            raise mismatch.locate(component=component, **where)
+            raise mismatch.locate(component=component, component_name=name, **where)
 
 
 def final_state_mismatch(run: RunSpec, expected: RunResult, actual: RunResult,

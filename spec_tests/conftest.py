@@ -12,11 +12,12 @@ import os
 import pytest
 from hypothesis import seed as hypothesis_seed
 from hypothesis import note, settings
-from hypothesis.errors import UnsatisfiedAssumption
+from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
 from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, chosen_impl,
                        describe_load_error, deviation_id, load_adapter, read_deviations)
+from .adapters.support import NOT_APPLICABLE, PASSED_OVER
 from .gradients import GradientsUnsupported
 from .profiles import PROFILE_ENV, register_profiles
 from .rows import Recorded, row_name
@@ -310,7 +311,7 @@ def pytest_runtest_call(item):
         try:
             return (yield)
         except GradientsUnsupported as reason:
-            pytest.skip(str(reason))
+            pytest.skip(f"{NOT_APPLICABLE}: {reason}")
     slice_ = getattr(item.config, "snnax_seed_slice", 0)
     inner = given.inner_test
     saved = (getattr(function, "_hypothesis_internal_use_seed", None),
@@ -321,6 +322,13 @@ def pytest_runtest_call(item):
         hypothesis_seed(slice_seed(row_name(item), slice_))(function)
     try:
         return (yield)
+    except Unsatisfiable:
+        # Every run drawn was one the adapter declares it cannot build.
+        passed_over = PASSED_OVER.get(row_name(item))
+        why = ", ".join(f"{reason} ({count}x)" for reason, count in passed_over.most_common(3)) \
+            if passed_over else "nothing drawn"
+        pytest.skip(f"{NOT_APPLICABLE}: no network this row draws is one the adapter supports "
+                    f"(passed over: {why})")
     finally:
         given.inner_test = inner
         if slice_:
@@ -338,7 +346,7 @@ def _counted(inner, recorded: dict, impl: str):
         try:
             result = inner(*args, **kwargs)
         except GradientsUnsupported as reason:
-            pytest.skip(str(reason))
+            pytest.skip(f"{NOT_APPLICABLE}: {reason}")
         except UnsatisfiedAssumption:
             raise
         except Exception as error:

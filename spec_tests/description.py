@@ -104,6 +104,24 @@ SIZE_MAPPING_KINDS = ("Linear", "SRM", "Parallel", "CompoundLayer")
 IMAGE_KINDS = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
                "SpikingMaxPool1d", "SpikingMaxPool2d", "Flatten")
 
+# The names SPEC.md §3 gives each neuron's state components ("state `[V, I,
+# S]`"), in the order of its flat state list (`RunResult.final_states[i]`).
+# A composed layer's components are its members', named by
+# `state_component_names`; every other kind has none.
+STATE_COMPONENTS = {
+    "SimpleIAF": ("V", "S"),
+    "IAF": ("V", "I", "S"),
+    "SimpleLI": ("V",),
+    "SimpleLIF": ("V", "S"),
+    "LIF": ("V", "I", "S"),
+    "LIFSoftReset": ("V", "I", "S"),
+    "AdaptiveLIF": ("V", "A", "S"),
+    "SigmaDelta": ("i", "e", "m", "s", "S"),
+    "SRM": ("p", "q", "r", "S"),
+    "SpikeCounter": ("count", "S"),
+    "BatchNormLayer": ("mean", "var"),
+}
+
 
 @dataclass(frozen=True, eq=False)
 class LayerSpec:
@@ -204,3 +222,16 @@ def describe(run: RunSpec) -> str:
     kinds = ",".join(layer.kind for layer in net.layers)
     return (f"{net.num_layers} layers [{kinds}] T={run.num_steps} "
             f"burnin={run.burnin} forward={run.forward}")
+
+
+def state_component_names(layer) -> tuple[str, ...]:
+    """The SPEC names of `layer`'s flat state components, in order: a neuron's
+    from `STATE_COMPONENTS`; a CompoundLayer's or ResNetBlock's its members'
+    concatenated, prefixed with the member, `layers[k].V` (a stateless member
+    has none); any other kind's none."""
+    if layer.kind in STATE_COMPONENTS:
+        return STATE_COMPONENTS[layer.kind]
+    if layer.kind in ("CompoundLayer", "ResNetBlock"):
+        return tuple(f"layers[{k}].{name}" for k, member in enumerate(layer.members)
+                     for name in state_component_names(member))
+    return ()

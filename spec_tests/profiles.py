@@ -5,13 +5,15 @@ documented class and equinox ingredient, per forward function); the float32
 row, which mixes every class, gets twice as many.
 """
 
-from hypothesis import HealthCheck, settings
-
 EXAMPLES = {"ci": 8, "thorough": 80}
 PROFILE_ENV = "SNNAX_REF_PROFILE"
 
 
 def register_profiles() -> None:
+    # Imported here: the command line reads EXAMPLES before pytest starts, and
+    # a Hypothesis imported then could not be assertion-rewritten.
+    from hypothesis import HealthCheck, settings
+
     for name, examples in EXAMPLES.items():
         settings.register_profile(
             name,

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
 
 from . import oracle
+from .adapters.support import EXERCISED, PASSED_OVER, features_of, run_of
 from .description import DELAYED, DOCUMENTED_CLASSES, EQUINOX_KINDS, STRAIGHT_THROUGH, RunSpec
 from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
                         check_vjp_conforms)
@@ -33,15 +34,33 @@ class Row:
     dtype: str = "float64"
     check: Callable = None          # check(adapter, example, dtype); default: forward
     examples_factor: float = 1.0
+    about: str = ""                 # one line for `snnax-ref rows` (default: the strategy's doc)
 
     def run_check(self, adapter, example) -> None:
         """Check `example`; an error raised carries `(self, example)` as its
-        `row_example`, for the failure's replay script (`repro`)."""
+        `row_example`, for the failure's replay script (`repro`). A run the
+        adapter declares it does not support (`adapters.support.Support`) is
+        passed over (`hypothesis.reject`: not tried, Hypothesis draws again)."""
+        run = run_of(example)
+        supports = getattr(adapter, "supports", None)
+        if run is not None and supports is not None:
+            reason = supports.unsupported(run, self.dtype)
+            if reason:
+                PASSED_OVER[self.name][reason] += 1
+                reject()
         try:
             (self.check or check_conforms)(adapter, example, self.dtype)
         except Exception as error:
             error.row_example = (self, example)
             raise
+        if run is not None:
+            EXERCISED.update(features_of(run))
+
+    def describe(self) -> str:
+        """One line for `snnax-ref rows`: what the row generates (its `about`, or
+        the first sentence of its strategy's docstring) and its dtype."""
+        text = self.about or " ".join((self.strategy.__doc__ or self.name).split())
+        return f"{text.split('. ')[0].rstrip('.')} [{self.dtype}]"
 
     def repro(self, example, impl: str) -> str:
         """A script replaying `example` against `impl`: the run, then (for an
@@ -62,7 +81,8 @@ class Row:
 
 # One row per documented class and equinox ingredient: that one layer (with its
 # members), fed directly by external input; no edge, so no graph rule decides.
-CLASS_ROWS = [Row(kind, lambda kind=kind: isolated_runs(kind))
+CLASS_ROWS = [Row(kind, lambda kind=kind: isolated_runs(kind),
+                  about=f"{kind} alone, fed by external input")
               for kind in DOCUMENTED_CLASSES + EQUINOX_KINDS]
 # One row per graph rule of SPEC.md section 4, on networks of simple layers;
 # `test_id` is the row's pytest id (test_conformance.py::test_graph_rule_conforms).
@@ -80,14 +100,20 @@ GRAPH_ROW_IDS = ["straight-through-reads", "feedback-delay", "concatenation-orde
                  "several-inputs-and-outputs", "final-layer-ids", "burnin", "composed-layers",
                  "random-layer-keys"]
 # Whole random networks: every class and rule together.
-FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH)),
-                Row("forward: delayed", lambda: runs(forward=DELAYED))]
-FLOAT32_ROW = Row("float32", lambda: runs(), "float32", examples_factor=2.0)
+FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH),
+                    about="whole random networks under default_forward_fn"),
+                Row("forward: delayed", lambda: runs(forward=DELAYED),
+                    about="whole random networks under delayed_forward_fn")]
+FLOAT32_ROW = Row("float32", lambda: runs(), "float32", examples_factor=2.0,
+                  about="whole random networks in float32, to float32's tolerance")
 # The state is an input (SPEC.md §4.1, §4.5): runs of whole random networks and
 # of single classes, from a random valid state, and in two calls.
 STATE_ROWS = [Row("state: given initial state", runs_from_states,
-                  check=check_conforms_from_state),
-              Row("state: chunked run", chunked_runs, check=check_chunked_run_conforms)]
+                  check=check_conforms_from_state,
+                  about="runs started from a random valid state (needs set_state)"),
+              Row("state: chunked run", chunked_runs, check=check_chunked_run_conforms,
+                  about="a run split in two calls, the second from the first's final state "
+                        "(needs set_state)")]
 STATE_ROW_IDS = ["given-initial-state", "chunked-run"]
 
 
@@ -110,14 +136,18 @@ def check_vjp_row(adapter, example, dtype="float64"):
 
 
 GRADIENT_ROWS = [
-    Row("gradient: jvp", _gradient_runs, check=check_jvp_row, examples_factor=2.0),
-    Row("gradient: vjp", _gradient_runs, check=check_vjp_row, examples_factor=2.0),
-    Row("gradient: AdaptiveLIF", lambda: _gradient_runs("AdaptiveLIF"), check=check_jvp_row),
-    Row("gradient: SRM", lambda: _gradient_runs("SRM"), check=check_jvp_row),
+    Row("gradient: jvp", _gradient_runs, check=check_jvp_row, examples_factor=2.0,
+        about="forward-mode tangents of whole random runs (up to 20 steps)"),
+    Row("gradient: vjp", _gradient_runs, check=check_vjp_row, examples_factor=2.0,
+        about="reverse-mode cotangents of whole random runs (up to 20 steps)"),
+    Row("gradient: AdaptiveLIF", lambda: _gradient_runs("AdaptiveLIF"), check=check_jvp_row,
+        about="forward-mode tangents of an AdaptiveLIF alone"),
+    Row("gradient: SRM", lambda: _gradient_runs("SRM"), check=check_jvp_row,
+        about="forward-mode tangents of an SRM alone"),
     Row("gradient: frozen parameters",
         lambda: st.lists(st.floats(-2, 2), min_size=1, max_size=4).map(np.asarray),
         check=lambda adapter, values, dtype: check_frozen_parameters_get_no_gradient(
-            adapter, values),
+            adapter, values), about="requires_grad=False parameters get exactly zero gradient",
         examples_factor=0.5),
 ]
 
@@ -143,6 +173,7 @@ def _check_surrogate(adapter, example, dtype):
 
 # The pinned surrogate test as a row, for the mutation check.
 SURROGATE_ROW = Row("gradient: surrogates", _surrogate_points, check=_check_surrogate,
+                    about="each spike function's derivative equals SPEC §1's formula",
                     examples_factor=4.0)
 ALL_ROWS = {row.name: row for row in
             CLASS_ROWS + GRAPH_ROWS + FORWARD_ROWS + [FLOAT32_ROW] + STATE_ROWS + GRADIENT_ROWS

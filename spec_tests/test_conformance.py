@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from .adapters.support import NOT_APPLICABLE
 from .rows import (CLASS_ROWS, FLOAT32_ROW, FORWARD_ROWS, GRAPH_ROW_IDS, GRAPH_ROWS,
                    STATE_ROW_IDS, STATE_ROWS)
 
@@ -56,6 +57,6 @@ def test_state_conforms(adapter, row, data):
     outputs and final states equal the oracle's (float64). Adapters without
     `set_state` skip."""
     if getattr(adapter, "set_state", None) is None:
-        pytest.skip(f"adapter {adapter.name} has no set_state: runs from a given state "
-                    "cannot be made")
+        pytest.skip(f"{NOT_APPLICABLE}: adapter {adapter.name} has no set_state: runs from a "
+                    "given state cannot be made")
     row.run_check(adapter, data.draw(row.strategy(), label="run"))

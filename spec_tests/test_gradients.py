@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from . import oracle
+from .adapters.support import NOT_APPLICABLE
 from .description import LayerSpec, NetworkSpec, RunSpec
 from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_conforms,
                         check_vjp_conforms)
@@ -37,7 +38,7 @@ def test_gradient_conforms(adapter, row, data):
 def _spike_function(adapter, name, beta):
     functional = getattr(adapter, "functional", None)
     if functional is None:
-        pytest.skip("adapter exposes no functional module")
+        pytest.skip(f"{NOT_APPLICABLE}: adapter exposes no functional module")
     return getattr(functional, SURROGATES[name])(beta)
 
 
@@ -66,7 +67,7 @@ def test_burnin_gives_zero_gradient_before_burnin(adapter, data):
     """With burnin > 0, no output depends (in reverse mode) on an input step
     before burnin: those input cotangents are exactly zero."""
     if not hasattr(adapter, "vjp"):
-        pytest.skip("adapter has no vjp()")
+        pytest.skip(f"{NOT_APPLICABLE}: adapter has no vjp()")
     run = data.draw(runs(max_steps=20).filter(lambda r: r.burnin > 0), label="run")
     expected = oracle.run(with_dropout_masks(run))   # only the outputs' shapes are used
     cotangents = [np.ones_like(o) for o in expected.outputs]
@@ -89,7 +90,7 @@ def _one_layer_run(layer, inputs, burnin=0):
 
 def _require_jvp(adapter):
     if not hasattr(adapter, "jvp"):
-        pytest.skip("adapter has no jvp()")
+        pytest.skip(f"{NOT_APPLICABLE}: adapter has no jvp()")
 
 
 def test_stop_reset_grad_changes_only_the_reset_path(adapter):

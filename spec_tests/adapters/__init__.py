@@ -2,7 +2,11 @@
 
 An adapter is any object with these members (see `Adapter`); the suite picks
 one with `pytest spec_tests --impl=module:attr`, the `SNNAX_REF_IMPL`
-environment variable, or `snnax-ref conform --impl module:attr`.
+environment variable, or `snnax-ref conform --impl module:attr` (the module
+must be importable from where the command runs). The networks it is handed
+are plain data, `spec_tests/description.py` (`NetworkSpec`, `LayerSpec`,
+`RunSpec`: its docstring lists every kind's fields). A worked example for an
+implementation other than snnax_ref: `examples/third_party/`.
 """
 
 import contextlib
@@ -45,8 +49,14 @@ class Adapter(Protocol):
       "state: chunked run").
     - optional `plan_note()`: a line naming the execution plan of the latest
       run (for failure messages), or None.
-    - optional `precision(dtype)`: a context manager every call runs inside
-      (JAX adapters turn float64 on there).
+    - optional `precision(dtype)`: a context manager every call runs inside,
+      with `dtype` "float64" or "float32": a JAX adapter turns float64 on
+      there (`jax.enable_x64(dtype == "float64")`), since the float64 rows
+      compare to 1e-10.
+    - optional `supports`: a `spec_tests.adapters.support.Support` declaring
+      what a partial implementation builds (layer kinds, forward functions,
+      feedback edges, ...); the rows then run on those networks only, and a
+      row with none is "not applicable". Without it, everything is tested.
     - optional `jvp(run, param_tangents, input_tangents, dtype)`:
       `(outputs, output_tangents)` of the whole run `run` (a RunSpec) along
       the given direction; optional `vjp(run, output_cotangents, dtype)`:

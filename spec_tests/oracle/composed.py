@@ -66,7 +66,7 @@ def SRM(layer, state, x, semantics=SPEC_SEMANTICS):
     _, inner_output, inner_arguments = call_layer(inner, [], filtered_input, semantics)
     membrane = inner_output - rv * refractory
     argument = membrane - threshold
-    spikes = heaviside(argument)
+    spikes = heaviside(argument, strict=not semantics.spike_at_threshold)
     new_state = [input_trace, filtered_input, refractory, spikes]
     return new_state, spikes, inner_arguments + [(argument, threshold)]
 
@@ -121,7 +121,8 @@ def call_layer(layer, state, x, semantics=SPEC_SEMANTICS):
     else:
         x = np.asarray(x, dtype=np.float64)
     if hasattr(stateless, layer.kind):
-        y, arguments = stateless.apply_stateless(layer, x)
+        y, arguments = stateless.apply_stateless(
+            layer, x, strict_spikes=not semantics.spike_at_threshold)
         return [], y, arguments
     step = getattr(neurons, layer.kind, None) or globals().get(layer.kind)
     if step is None:

@@ -69,6 +69,15 @@ class Semantics:
       "between" (after integrating, before the spike read, with the previous
       spikes).
     - `clamp_constants`: False uses every clamped constant raw (`clamp`).
+    - `current`: which synaptic current the membrane of IAF, LIF, LIFSoftReset
+      integrates: "previous" (the step's old current: SPEC) or "same_step"
+      (the current already updated with this step's input).
+    - `spike_at_threshold`: True is SPEC's H(0) = 1; False fires the neurons
+      of `neurons.py` only where the membrane is strictly above the threshold.
+    - `reset`: the reset formula of the resetting neurons (SimpleIAF, IAF,
+      SimpleLIF, AdaptiveLIF, LIF, LIFSoftReset): "own" (each neuron's, SPEC),
+      "zero" (V - V*S for every one) or "subtract_threshold"
+      (V - threshold*S for every one); its timing stays the reset switches'.
     """
 
     edges: str | None = None
@@ -76,6 +85,9 @@ class Semantics:
     iaf_reset: str = "end"
     lif_reset: str = "start"
     clamp_constants: bool = True
+    current: str = "previous"
+    spike_at_threshold: bool = True
+    reset: str = "own"
 
 
 SPEC_SEMANTICS = Semantics()

@@ -14,10 +14,15 @@ import numpy as np
 DEFAULT_SPIKE_FN = ("superspike", 10.0)
 
 
-def heaviside(x) -> np.ndarray:
-    """H(x) = 1 where x >= 0, else 0, in float64; H(NaN) = NaN (SPEC 1)."""
+def heaviside(x, strict: bool = False) -> np.ndarray:
+    """H(x) = 1 where x >= 0, else 0, in float64; H(NaN) = NaN (SPEC 1).
+
+    `strict=True` computes the alternative H(0) = 0, 1 only where x > 0
+    (`alternatives.py`, "spike-strictly-above-threshold"); SPEC never asks for it.
+    """
     x = np.asarray(x, dtype=np.float64)
-    return np.where(np.isnan(x), np.nan, np.where(x >= 0.0, 1.0, 0.0))
+    fires = x > 0.0 if strict else x >= 0.0
+    return np.where(np.isnan(x), np.nan, np.where(fires, 1.0, 0.0))
 
 
 def _superspike(beta: float, x: np.ndarray) -> np.ndarray:

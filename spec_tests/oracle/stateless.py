@@ -125,12 +125,12 @@ def pool(layer, x):
 MaxPool1d = MaxPool2d = AvgPool1d = AvgPool2d = pool
 
 
-def spiking_max_pool(layer, x):
-    """S = H(maxpool(x) - threshold)."""
+def spiking_max_pool(layer, x, strict: bool = False):
+    """S = H(maxpool(x) - threshold) (`strict`: the diagnosis's H(0) = 0)."""
     pooled, _ = pool(layer, x)
     threshold = threshold_of(layer)
     argument = pooled - threshold
-    return heaviside(argument), [(argument, threshold)]
+    return heaviside(argument, strict=strict), [(argument, threshold)]
 
 
 SpikingMaxPool1d = SpikingMaxPool2d = spiking_max_pool
@@ -190,7 +190,11 @@ def Dropout(layer, x):
     return np.where(dropout_mask(layer, x), x / keep_probability(layer), 0.0), []
 
 
-def apply_stateless(layer, x):
+def apply_stateless(layer, x, strict_spikes: bool = False):
     """y, spike_arguments = layer(x) for a stateless, non-composed layer: the
-    function of this module named like its kind."""
-    return globals()[layer.kind](layer, np.asarray(x, dtype=np.float64))
+    function of this module named like its kind (`strict_spikes`: a spiking
+    pool's H(0) = 0, an alternative of the diagnosis)."""
+    x = np.asarray(x, dtype=np.float64)
+    if layer.kind in ("SpikingMaxPool1d", "SpikingMaxPool2d"):
+        return spiking_max_pool(layer, x, strict=strict_spikes)
+    return globals()[layer.kind](layer, x)

@@ -37,11 +37,11 @@ def state_names(layer) -> list[str]:
 
 def random_component(name: str, shape, rng) -> np.ndarray:
     """One state component of `shape`, valid for its meaning."""
-    if name == "spikes":
+    if name == "S":
         return (rng.random(shape) < 0.5).astype(np.float64)
     if name == "count":
         return rng.integers(0, 6, size=shape).astype(np.float64)
-    if name == "running_variance":
+    if name == "var":
         return rng.uniform(0.2, 2.0, size=shape)
     return rng.normal(0.0, 1.0, size=shape)
 

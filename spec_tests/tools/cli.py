@@ -18,10 +18,12 @@ one, checking that they are compatible and together cover every unit once.
 the shard's tests and applies the seeds).
 
 `conform` exits with
-  0  every row conforms (known deviations allowed),
+  0  every row tested conforms (known deviations allowed); the last line says
+     on how many rows, and which were not applicable to the implementation,
   1  deviations: some row failed,
   2  the adapter cannot be imported or built (nothing was run),
-  3  nothing was tested: every selected row was skipped, or no example ran,
+  3  nothing was tested: every selected row was skipped or not applicable, no
+     example ran, or fewer rows were checked than --require-rows asks,
   4  the run itself broke: a collection or usage error (e.g. an unknown
      --rows name), a test erroring outside its check, an interrupted run;
      for `merge`: unreadable, incompatible or incomplete shard reports.
@@ -38,8 +40,28 @@ import sys
 import time
 from pathlib import Path
 
+from ..adapters import DEFAULT_IMPL, ENV_VAR
+from ..profiles import EXAMPLES
 from . import report as reporting
 from .shards import parse_shard, slice_seed, units as all_units
+
+CONFORM_HELP = """Run the conformance suite against one implementation and report.
+
+Every row of the report is one property (one documented class alone, one
+graph rule, one forward function, float32, the state as an input, the
+gradients: `snnax-ref rows` lists them) checked on the networks Hypothesis
+generates: the implementation's outputs at every step and its final states
+must equal the NumPy oracle's. A row whose networks the implementation
+declares it cannot build (its adapter's `supports`) is *not applicable*.
+
+Prints a table (networks tried, passed, failed per row), each minimal failing
+network as a replayable script, and writes reports/conformance-report.json and
+.md. On a 2-core machine the ci profile takes about 4-5 minutes for snnax_ref.
+
+exit status: 0 every row tested conforms (the last line says on how many
+rows), 1 deviations, 2 the adapter cannot be loaded, 3 nothing (or less than
+--require-rows) was tested, 4 the run broke (`snnax-ref --help` has more).
+"""
 
 # What shard reports must agree on to be merged.
 SHARD_KEYS = ("impl", "suite_version", "profile", "selected_rows", "seeds", "shard_count",
@@ -52,7 +74,7 @@ except importlib.metadata.PackageNotFoundError:  # run from a checkout, not inst
     SUITE_VERSION = "unknown (not installed)"
 EXIT_CONFORMS, EXIT_DEVIATIONS, EXIT_NO_ADAPTER, EXIT_NOTHING_TESTED, EXIT_BROKEN = range(5)
 EXIT_MEANINGS = {
-    EXIT_CONFORMS: "every row conforms",
+    EXIT_CONFORMS: "every row tested conforms",
     EXIT_DEVIATIONS: "deviations found",
     EXIT_NO_ADAPTER: "harness error: the adapter cannot be loaded",
     EXIT_NOTHING_TESTED: "harness error: nothing was tested",
@@ -60,7 +82,8 @@ EXIT_MEANINGS = {
 }
 
 
-def _exit_code(pytest_code: int, rows, collection_errors) -> tuple[int, str]:
+def _exit_code(pytest_code: int, rows, collection_errors,
+               require_rows: int = 0) -> tuple[int, str]:
     """The exit status and, for a harness error, why."""
     if collection_errors:
         return EXIT_BROKEN, "collection errors:\n" + "\n".join(collection_errors)
@@ -80,6 +103,9 @@ def _exit_code(pytest_code: int, rows, collection_errors) -> tuple[int, str]:
         return EXIT_NOTHING_TESTED, "every row was skipped: nothing was tested"
     if sum(r.tried for r in ran) == 0:
         return EXIT_NOTHING_TESTED, "no example was executed"
+    if len(ran) < require_rows:
+        return EXIT_NOTHING_TESTED, (f"{len(ran)} rows were checked, fewer than "
+                                     f"--require-rows {require_rows}")
     return EXIT_CONFORMS, ""
 
 
@@ -98,6 +124,10 @@ def _conform(args) -> int:
 
     impl = chosen_impl(args.impl)
     os.environ[ENV_VAR] = impl
+    # The adapter's module is found from where the command runs, as with
+    # `python -m` and pytest (the console script alone would not look there).
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     os.environ[PROFILE_ENV] = args.profile
     suite = Path(__file__).parents[1]
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
@@ -154,14 +184,17 @@ def _conform(args) -> int:
     rows = reporting.combine_units(records, units["row_order"])
     broken = [c for c in codes if c not in (0, 1, 5)]
     code = broken[0] if broken else 1 if 1 in codes else 5 if all(c == 5 for c in codes) else 0
-    exit_code, problem = _exit_code(code, rows, collection_errors)
+    exit_code, problem = _exit_code(code, rows, collection_errors, args.require_rows)
     if exit_code == EXIT_NOTHING_TESTED and not units["mine"] and units["row_order"]:
         problem = (f"shard {k}/{n} has no units: there are only "
                    f"{len(units['row_order']) * args.seeds} (rows x seeds)")
     if getattr(config, "snnax_shrink_seconds", None) is not None:  # what conftest applied
         header["shrink_seconds"] = config.snnax_shrink_seconds
+    from ..adapters.support import never_exercised
+    never = never_exercised()
     header.update(seconds=round(elapsed, 1), exit_code=exit_code,
-                  status=EXIT_MEANINGS[exit_code])
+                  status=EXIT_MEANINGS[exit_code], verdict=reporting.verdict(rows),
+                  never_exercised=never)
     if problem:
         header["error"] = problem
     header.update(units=[list(u) for u in units["mine"]],
@@ -174,9 +207,13 @@ def _conform(args) -> int:
             cut = " (shrinking cut short by the shrink budget)" if stats.shrink_cut_short else ""
             print(f"\n=== {stats.row}: minimal failing network{cut} ===\n{stats.message}\n")
             print(stats.repro)
+    if never and any(r.outcome == reporting.PASSED for r in rows):
+        print(f"\nnever exercised by a checked run: {', '.join(never)}")
     written = _write_reports(args, header, rows)
     print(f"\nreports: {' '.join(map(str, written))} ({elapsed:.0f} s)")
-    print(f"snnax-ref conform: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
+    status = header["verdict"] if exit_code in (EXIT_CONFORMS, EXIT_DEVIATIONS) \
+        else EXIT_MEANINGS[exit_code]
+    print(f"snnax-ref conform: exit {exit_code}: {status}"
           + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
     return exit_code
 
@@ -249,7 +286,9 @@ def _merge(args) -> int:
     written = _write_reports(args, header, rows)
     print(f"\nreports: {' '.join(map(str, written))} "
           f"({time.perf_counter() - started:.1f} s)")
-    print(f"snnax-ref merge: exit {exit_code}: {EXIT_MEANINGS[exit_code]}"
+    status = reporting.verdict(rows) if exit_code in (EXIT_CONFORMS, EXIT_DEVIATIONS) \
+        else EXIT_MEANINGS[exit_code]
+    print(f"snnax-ref merge: exit {exit_code}: {status}"
           + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
     return exit_code
 
@@ -286,10 +325,24 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     conform = commands.add_parser(
-        "conform", help="run the conformance suite and report",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    conform.add_argument("--impl", default=None, help="adapter as module:attr")
-    conform.add_argument("--profile", default="ci", choices=["ci", "thorough"])
+        "conform", help="run the conformance suite against an implementation and report",
+        description=CONFORM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    conform.add_argument(
+        "--impl", default=None, metavar="MODULE:ATTR",
+        help=f"the adapter of the implementation under test (default: ${ENV_VAR} if set, "
+             f"else {DEFAULT_IMPL}, the reference itself). The module must be importable "
+             "(on sys.path); the protocol is spec_tests.adapters.Adapter, the network "
+             "description spec_tests.description.NetworkSpec, partial support "
+             "spec_tests.adapters.support.Support")
+    conform.add_argument(
+        "--profile", default="ci", choices=["ci", "thorough"],
+        help=f"Hypothesis profile: ci ({EXAMPLES['ci']} networks per row, derandomized: the "
+             f"same networks every run; the default) or thorough ({EXAMPLES['thorough']} "
+             "per row, random: new networks each run)")
+    conform.add_argument(
+        "--require-rows", type=int, default=0, metavar="N",
+        help="a coverage floor: exit 3 unless at least N rows were checked (passed); "
+             "default 0: any row checked is enough, and the last line says how many")
     conform.add_argument("--report-dir", default="reports",
                          help="where conformance-report.json and .md go (default reports)")
     conform.add_argument("--rows", nargs="+", action="extend", default=None, metavar="ROW",
@@ -318,6 +371,9 @@ def main(argv=None) -> int:
                             "(default reports)")
     merge.add_argument("--junit-xml", default=None, metavar="FILE",
                        help="also write a JUnit XML report, one testcase per row")
+    commands.add_parser("rows", help="list the conformance rows, one line each, and exit",
+                        description="The rows of `snnax-ref conform`'s report: what each "
+                                    "generates and checks (run one with --rows NAME).")
     mutate = commands.add_parser("mutate", help="plant bugs in snnax_ref; are they caught?")
     mutate.add_argument("--profile", default="ci", choices=["ci", "thorough"])
     mutate.add_argument("--only", nargs="*", default=None, help="mutant names")
@@ -332,8 +388,20 @@ def main(argv=None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
     if args.command == "check-nir":
         args.arguments = unparsed + args.arguments
-    return {"conform": _conform, "merge": _merge, "mutate": _mutate,
+    return {"conform": _conform, "merge": _merge, "mutate": _mutate, "rows": _rows,
             "check-nir": _check_nir}[args.command](args)
+
+
+def _rows(args) -> int:
+    from ..rows import ALL_ROWS, UNPARAMETRISED_ROWS
+    names = list(ALL_ROWS) + [r for r in dict.fromkeys(UNPARAMETRISED_ROWS.values())
+                              if r not in ALL_ROWS]
+    width = max(map(len, names))
+    for name in names:
+        row = ALL_ROWS.get(name)
+        described = row.describe() if row else "pinned gradient semantics (test_gradients.py)"
+        print(f"{name:<{width}}  {described}")
+    return 0
 
 
 def _check_nir(args) -> int:

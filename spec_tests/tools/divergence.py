@@ -25,13 +25,14 @@ class Divergence:
     values needed to show it (small and picklable: NumPy arrays, tuples).
 
     `source` is "output" (a final layer's output over the steps), "state" (a
-    final state component) or "last output" (a layer's last output). The
-    trace, when there is one, is the layer's output at `steps` (run steps,
-    burn-in counted) for `neurons` (indices into one step's output, the first
-    differing one first): `expected`/`actual` have shape
-    `(len(steps), len(neurons))`. The final comparison, when there is one,
-    is `final_what` at the elements `final_elements`, the first differing
-    one being `final_first`.
+    final state component: its index `component` and SPEC name
+    `component_name`, both in `what` as `component 0 (V)`) or "last output"
+    (a layer's last output). The trace, when there is one, is the layer's
+    output at `steps` (run steps, burn-in counted) for `neurons` (indices
+    into one step's output, the first differing one first):
+    `expected`/`actual` have shape `(len(steps), len(neurons))`. The final
+    comparison, when there is one, is `final_what` at the elements
+    `final_elements`, the first differing one being `final_first`.
     """
 
     layer: int                        # the RunSpec's layer index
@@ -41,6 +42,7 @@ class Divergence:
     step: int                         # first diverging step; the last step for final values
     element: tuple                    # first differing element (of one step's output, or final)
     component: int | None = None      # the state component, for source "state"
+    component_name: str | None = None  # its SPEC name ("V", "layers[1].I"), if it has one
     steps: tuple = ()
     neurons: tuple = ()
     expected: Any = None
@@ -111,7 +113,8 @@ def _divergence(run, expected, actual, mismatch, tolerance):
     layer = mismatch.layer
     record = Divergence(layer=layer, kind=network.layers[layer].kind, source=mismatch.source,
                         what=mismatch.what, step=int(mismatch.step),
-                        element=tuple(mismatch.index), component=mismatch.component)
+                        element=tuple(mismatch.index), component=mismatch.component,
+                        component_name=mismatch.component_name)
     if mismatch.source == "output":
         record.element = tuple(mismatch.index[1:])
         first_step, row = mismatch.first_step, mismatch.index[0]

@@ -25,6 +25,10 @@ from .divergence import divergence_from, divergence_table, plain, write_pictures
 
 PASSED, FAILED, KNOWN, SKIPPED, ERROR, NOT_RUN = (
     "passed", "failed", "known deviation", "skipped", "error", "not run")
+# A test or row whose networks the adapter cannot build (`adapters.support`).
+NOT_APPLICABLE = "not applicable"
+# Outcomes of a row in which nothing was checked.
+UNCHECKED = (SKIPPED, KNOWN, NOT_APPLICABLE, NOT_RUN)
 
 
 @dataclass
@@ -32,7 +36,8 @@ class RowStats:
     row: str
     tried: int = 0                    # networks run, shrinking included
     failed: int = 0                   # of which the implementation got wrong
-    outcome: str = NOT_RUN            # passed | failed | known deviation | skipped | error
+    outcome: str = NOT_RUN            # passed | failed | known deviation | not applicable
+    #                                   | skipped | error
     message: str = ""                 # failure message, or the reason of a skip
     repro: str = ""                   # how to replay the (minimal) failure
     seconds: float = 0.0              # wall time of the row's tests, shrinking included
@@ -134,7 +139,8 @@ class RowRecorder:
         stats.seconds = round(stats.seconds + report.duration, 3)
         if report.skipped:                     # nothing was checked after all
             reason = _skip_reason(report)
-            test["outcome"] = KNOWN if reason.startswith("known deviation") else SKIPPED
+            test["outcome"] = (KNOWN if reason.startswith("known deviation") else
+                               NOT_APPLICABLE if reason.startswith(NOT_APPLICABLE) else SKIPPED)
             test["message"] = reason
             return
         recorded = dict(report.user_properties)
@@ -174,7 +180,7 @@ class RowRecorder:
                     stats.message += f"\n\npytest reported:\n{reported}"
                 if not stats.repro:
                     stats.repro = "\n\n".join(self._rerun(rootdir, tid) for tid, _ in broken)
-            elif stats.outcome in (SKIPPED, KNOWN, NOT_RUN):
+            elif stats.outcome in UNCHECKED:
                 reasons = dict.fromkeys(t["message"] for t in stats.tests.values()
                                         if t["message"])
                 stats.message = "; ".join(reasons)
@@ -193,28 +199,49 @@ class RowRecorder:
 
 def row_outcome(tests: dict) -> str:
     """A row's outcome from its tests' outcomes: an error or a failure wins,
-    then a pass; a row none of whose tests ran is a known deviation only if
-    all of them are."""
+    then a pass; a row none of whose tests ran is a known deviation (or not
+    applicable) only if all of them are."""
     outcomes = [t["outcome"] for t in tests.values()]
     for outcome in (ERROR, FAILED, PASSED):
         if outcome in outcomes:
             return outcome
-    if outcomes and all(o == KNOWN for o in outcomes):
-        return KNOWN
+    for outcome in (KNOWN, NOT_APPLICABLE):
+        if outcomes and all(o == outcome for o in outcomes):
+            return outcome
     return SKIPPED if outcomes else NOT_RUN
 
 
 def skip_reasons(r: RowStats) -> list[str]:
     """`test id: reason` of each skipped test of `r` (known deviations included)."""
     return [f"{tid}: {t['message']}" for tid, t in r.tests.items()
-            if t["outcome"] in (SKIPPED, KNOWN)]
+            if t["outcome"] in (SKIPPED, KNOWN, NOT_APPLICABLE)]
 
 
 def summary(rows) -> dict:
-    counts = {k: 0 for k in (PASSED, FAILED, KNOWN, SKIPPED, ERROR, NOT_RUN)}
+    counts = {k: 0 for k in (PASSED, FAILED, KNOWN, NOT_APPLICABLE, SKIPPED, ERROR, NOT_RUN)}
     for r in rows:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     return counts
+
+
+def verdict(rows) -> str:
+    """What was tested, in one line: "every row conforms (48 of 48 rows)", or
+    "conforms on 2 of 48 rows (46 not applicable: SimpleLI, ...)" — never
+    "every row conforms" when some row was not checked."""
+    rows = list(rows)
+    checked = [r for r in rows if r.outcome == PASSED]
+    failed = [r for r in rows if r.outcome in (FAILED, ERROR)]
+    head = (f"{len(failed)} of {len(rows)} rows deviate, {len(checked)} conform" if failed
+            else f"every row conforms ({len(checked)} of {len(rows)} rows)"
+            if len(checked) == len(rows) else f"conforms on {len(checked)} of {len(rows)} rows")
+    parts = []
+    for outcome in (KNOWN, NOT_APPLICABLE, SKIPPED, NOT_RUN):
+        names = [r.row for r in rows if r.outcome == outcome]
+        if names:
+            shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)"
+                                            if len(names) > 5 else "")
+            parts.append(f"{len(names)} {outcome}: {shown}")
+    return head + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def _first_line(text: str, limit: int = 160) -> str:
@@ -239,7 +266,7 @@ def table(rows) -> str:
         for i, (k, n) in enumerate((k, n) for k, n in counts.items() if n)))
     skips = [(r.row, reason) for r in rows for reason in skip_reasons(r)]
     if skips:
-        lines += ["", "skipped:"] + [f"  {name}: {reason}" for name, reason in skips]
+        lines += ["", "not checked:"] + [f"  {name}: {reason}" for name, reason in skips]
     return "\n".join(lines)
 
 
@@ -359,9 +386,9 @@ def markdown(header: dict, rows, pictures: dict | None = None) -> str:
                     lines += [pictures[r.row], ""]
             if r.repro:
                 lines += ["```python", r.repro, "```", ""]
-    skipped = [r for r in rows if r.outcome in (SKIPPED, KNOWN, NOT_RUN)]
+    skipped = [r for r in rows if r.outcome in UNCHECKED]
     if skipped:
-        lines += ["## Skipped rows", ""]
+        lines += ["## Rows not checked", ""]
         lines += [f"- {r.row} ({r.outcome}): {r.message or 'no reason given'}" for r in skipped]
         lines.append("")
     return "\n".join(lines)
@@ -378,7 +405,7 @@ def write_junit(path: Path, header: dict, rows) -> Path:
         "name": "snnax-ref conform", "tests": str(len(rows)),
         "failures": str(counts[FAILED]),
         "errors": str(counts[ERROR] + (1 if header.get("error") and not rows else 0)),
-        "skipped": str(counts[SKIPPED] + counts[KNOWN] + counts[NOT_RUN]),
+        "skipped": str(sum(counts[outcome] for outcome in UNCHECKED)),
         "time": f"{float(header.get('seconds', 0.0)):.3f}",
     })
     properties = ET.SubElement(suite, "properties")
@@ -395,7 +422,7 @@ def write_junit(path: Path, header: dict, rows) -> Path:
             element = ET.SubElement(case, tag, {"message": _first_line(r.message) or r.outcome,
                                                 "type": r.outcome})
             element.text = r.message + (f"\n\n{r.repro}" if r.repro else "")
-        elif r.outcome in (SKIPPED, KNOWN, NOT_RUN):
+        elif r.outcome in UNCHECKED:
             reason = r.message or r.outcome
             if r.outcome == KNOWN and not reason.startswith("known deviation"):
                 reason = f"known deviation: {reason}"
