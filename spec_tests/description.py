@@ -153,6 +153,13 @@ class NetworkSpec:
     # Every layer's output shape, when the generator knows it (feedback edges
     # make it impossible to infer from the inputs alone); None otherwise.
     output_shapes: tuple[tuple[int, ...], ...] | None = None
+    # The documented constructor that builds this graph (SPEC.md §5), for an
+    # adapter to build it the way users do: ("Sequential",), or
+    # ("SequentialLocalFeedback", feedback_layers) with feedback_layers None
+    # or pairs ((k, v), ...) of `{k: v}`. None: `GraphStructure` + `StatefulModel`.
+    # The graph fields are always the graph the constructor is documented to
+    # build, which is what the oracle reads.
+    constructor: tuple | None = None
 
     @property
     def num_layers(self) -> int:

@@ -18,7 +18,8 @@ from .gradients import (check_frozen_parameters_get_no_gradient, check_jvp_confo
                         check_vjp_conforms)
 from .profiles import EXAMPLES
 from .properties import check_chunked_run_conforms, check_conforms, check_conforms_from_state
-from .strategies import (burnin_runs, chunked_runs, composed_in_graph_runs, concatenation_runs,
+from .strategies import (burnin_runs, chunked_runs, composed_constructor_runs,
+                         composed_in_graph_runs, concatenation_runs,
                          feedback_runs, final_layer_runs, isolated_runs, random_layer_key_runs,
                          runs, runs_from_states, several_inputs_and_outputs_runs,
                          straight_through_runs, surrogate_arguments)
@@ -94,11 +95,12 @@ GRAPH_ROWS = [
     Row("graph: final_layer_ids", final_layer_runs),
     Row("graph: burnin", burnin_runs),
     Row("graph: composed layers", composed_in_graph_runs),
+    Row("graph: composed constructors", composed_constructor_runs),
     Row("graph: random layers' keys", random_layer_key_runs, examples_factor=2.0),
 ]
 GRAPH_ROW_IDS = ["straight-through-reads", "feedback-delay", "concatenation-order",
                  "several-inputs-and-outputs", "final-layer-ids", "burnin", "composed-layers",
-                 "random-layer-keys"]
+                 "composed-constructors", "random-layer-keys"]
 # Whole random networks: every class and rule together.
 FORWARD_ROWS = [Row("forward: straight-through", lambda: runs(forward=STRAIGHT_THROUGH),
                     about="whole random networks under default_forward_fn"),

@@ -199,3 +199,24 @@ def test_upstreams_own_tests_pass_on_the_reference(tmp_path):
     unexpected = {name: outcome for name, outcome in outcomes.items()
                   if outcome != ("failed" if name in KNOWN_UPSTREAM_DEFECTS else "passed")}
     assert not unexpected, (unexpected, result.stdout[-4000:])
+
+
+@pytest.mark.skipif(not os.environ.get("SNNAX_UPSTREAM_PATH"),
+                    reason="needs upstream SNNAX's src/ in SNNAX_UPSTREAM_PATH")
+def test_upstreams_sequential_local_feedback_drops_its_feedback_edges():
+    """Upstream's SequentialLocalFeedback builds its feedback graph and passes the
+    plain chain to StatefulModel (SPEC.md §5): the suite names the missing edge
+    on the smallest network, one Linear fed back to itself."""
+    import numpy as np
+
+    from spec_tests.adapters import check_constructed_graph, load_adapter
+    from spec_tests.description import LayerSpec, NetworkSpec
+
+    upstream = load_adapter("spec_tests.adapters.upstream_adapter:adapter")
+    linear = LayerSpec("Linear", params={"weight": np.array([[0.5, 0.25]]),
+                                         "bias": np.array([0.125])})
+    network = NetworkSpec((linear,), ((0,),), ((0,),), (0,), ((1,),), ((1,),),
+                          ("SequentialLocalFeedback", ((0, 0),)))
+    with pytest.raises(AssertionError, match="edges missing: 0 -> 0; edges added: none"):
+        check_constructed_graph(upstream, upstream.build(network, "straight_through",
+                                                         "float32"), network)

@@ -47,6 +47,11 @@ class Adapter(Protocol):
       format, the inverse of `read_states`); adapters without it skip the
       state rows (`spec_tests/rows.py`: "state: given initial state",
       "state: chunked run").
+    - optional `graph_of(model)`: `(input_layer_ids, input_connectivity)` of
+      the graph the model was built with; for a network built by a documented
+      constructor (`NetworkSpec.constructor`: `Sequential`,
+      `SequentialLocalFeedback`) the suite then checks it is the graph SPEC.md
+      §5 documents, naming the edges missing or added.
     - optional `plan_note()`: a line naming the execution plan of the latest
       run (for failure messages), or None.
     - optional `precision(dtype)`: a context manager every call runs inside,
@@ -103,6 +108,33 @@ def _start_state(adapter, model, run, initial, dtype):
                      [np.asarray(o, dtype=dtype) for o in outputs])
 
 
+def check_constructed_graph(adapter, model, network: NetworkSpec) -> None:
+    """A network built by a documented constructor has the graph SPEC.md §5
+    documents, when the adapter can say which graph it built (`graph_of`);
+    else an AssertionError naming the constructor and the edges that differ."""
+    graph_of = getattr(adapter, "graph_of", None)
+    if network.constructor is None or graph_of is None:
+        return
+    built_inputs, built_connectivity = (tuple(tuple(int(j) for j in ids) for ids in field)
+                                        for field in graph_of(model))
+    if (built_inputs, built_connectivity) == (network.input_layer_ids,
+                                              network.input_connectivity):
+        return
+    name, *arguments = network.constructor
+    call = (f"{name}(<{network.num_layers} layers>"
+            + (f", feedback_layers={None if arguments[0] is None else dict(arguments[0])}"
+               if arguments else "") + ")")
+    missing = [f"{j} -> {i}" for i, sources in enumerate(network.input_connectivity)
+               for j in sources if j not in built_connectivity[i]]
+    added = [f"{j} -> {i}" for i, sources in enumerate(built_connectivity)
+             for j in sources if j not in network.input_connectivity[i]]
+    raise AssertionError(
+        f"{call} built input_connectivity {built_connectivity} (input_layer_ids "
+        f"{built_inputs}) but SPEC.md §5 documents {network.input_connectivity} "
+        f"({network.input_layer_ids}): edges missing: {', '.join(missing) or 'none'}; "
+        f"edges added: {', '.join(added) or 'none'}")
+
+
 def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64",
             initial=None) -> RunResult:
     """Run `run` through `adapter` and return what it computed, as NumPy.
@@ -112,6 +144,7 @@ def execute(adapter: Adapter, run: RunSpec, dtype: str = "float64",
     precision = getattr(adapter, "precision", None)
     with precision(dtype) if precision else contextlib.nullcontext():
         model = adapter.build(run.network, run.forward, dtype)
+        check_constructed_graph(adapter, model, run.network)
         state = _start_state(adapter, model, run, initial, dtype)
         inputs = [np.asarray(x, dtype=dtype) for x in run.inputs]
         final_state, outputs = adapter.run(model, state, inputs, run.burnin,

@@ -142,10 +142,27 @@ class SnnaxStyleAdapter:
 
     def build(self, network: NetworkSpec, forward: str, dtype: str):
         layers, graph, forward_fn = self.model_parts(network, forward, dtype)
+        if network.constructor is not None:
+            return self.cast(self.composed(network, layers, forward_fn, **self.model_options))
         structure = self.snn.GraphStructure(final_layer_ids=list(network.final_layer_ids), **graph)
         model = self.snn.StatefulModel(structure, layers, forward_fn=forward_fn,
                                        **self.model_options)
         return self.cast(model)
+
+    def graph_of(self, model):
+        """The graph the model was built with (`check_constructed_graph`)."""
+        structure = model.graph_structure
+        return structure.input_layer_ids, structure.input_connectivity
+
+    def composed(self, network: NetworkSpec, layers, forward_fn, **options):
+        """The model built the way users build it: `snn.Sequential(*layers)` or
+        `snn.SequentialLocalFeedback(*layers, feedback_layers=...)`
+        (`NetworkSpec.constructor`)."""
+        name, *arguments = network.constructor
+        if name == "SequentialLocalFeedback":
+            pairs = arguments[0]
+            options["feedback_layers"] = None if pairs is None else dict(pairs)
+        return getattr(self.snn, name)(*layers, forward_fn=forward_fn, **options)
 
     def cast(self, tree):
         def cast_leaf(leaf):

@@ -79,6 +79,8 @@ class UpstreamAdapter(SnnaxStyleAdapter):
                 f"upstream GraphStructure has no final_layer_ids; it returns layer {last} "
                 f"only, but the network asks for {network.final_layer_ids}")
         layers, graph, forward_fn = self.model_parts(network, forward, dtype)
+        if network.constructor is not None:
+            return self.cast(self.composed(network, layers, forward_fn))
         structure = self.snn.GraphStructure(**graph)
         return self.cast(self.snn.StatefulModel(structure, layers, forward_fn=forward_fn))
 

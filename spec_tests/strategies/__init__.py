@@ -26,7 +26,8 @@ from `spec_tests.strategies` itself.
 """
 
 from .graph_rules import (COMPOSED_IN_GRAPH, SIMPLE_KINDS, SIMPLE_MAX_STEPS, SIMPLE_NEURONS,
-                          burnin_runs, composed_in_graph_runs, concatenation_runs,
+                          burnin_runs, composed_constructor_runs, composed_in_graph_runs,
+                          concatenation_runs,
                           edge_free_wirings, external_reads, feed_forward_trees,
                           feed_forward_wirings, feedback_runs, feedback_wirings,
                           final_layer_choices, final_layer_runs, input_sizes,

@@ -23,6 +23,8 @@ Except in the rows about final_layer_ids, the model returns the last layer.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from ..description import STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
@@ -378,3 +380,32 @@ def random_layer_key_runs(draw):
     network = draw(simple_networks(wiring, sizes, dropout_ids=dropout_ids), label="network")
     return draw(simple_runs(network, styles=("current",)))
 
+
+@st.composite
+def composed_constructor_runs(draw):
+    """A network built by a documented constructor (SPEC §5): `Sequential(*layers)`,
+    the chain, or `SequentialLocalFeedback(*layers, feedback_layers=...)`, the
+    chain plus, for each `{k: v}`, an edge `k -> v` after the chain's edge (with
+    None: a self-loop on every CompoundLayer); the network's graph is that graph."""
+    num_layers = draw(st.integers(1, 4), label="layers")
+    sizes = draw(input_sizes(1, 1), label="input size")
+    wiring = [[("input", 0)]] + [[("layer", i - 1)] for i in range(1, num_layers)]
+    composed, constructor = {}, ("Sequential",)
+    if draw(st.booleans(), label="SequentialLocalFeedback"):
+        if draw(st.booleans(), label="feedback_layers=None"):
+            loops = draw(st.lists(st.integers(0, num_layers - 1), min_size=1, max_size=2,
+                                  unique=True), label="CompoundLayers")
+            composed = {i: "CompoundLayer" for i in loops}
+            feedback = None
+        else:
+            # {k: v}: any source k, any target v but the one k already feeds
+            feedback = tuple(sorted(draw(st.dictionaries(
+                st.integers(0, num_layers - 1), st.integers(0, num_layers - 1),
+                min_size=1, max_size=2).filter(
+                    lambda pairs: all(v != k + 1 for k, v in pairs.items())),
+                label="feedback_layers").items()))
+        for source, target in (feedback or [(i, i) for i in composed]):
+            wiring[target].append(("layer", source))
+        constructor = ("SequentialLocalFeedback", feedback)
+    network = draw(simple_networks(wiring, sizes, composed=composed), label="network")
+    return draw(simple_runs(replace(network, constructor=constructor)))

@@ -37,6 +37,7 @@ run = RunSpec(
         final_layer_ids={net.final_layer_ids!r},
         input_shapes={net.input_shapes!r},
         output_shapes={net.output_shapes!r},
+        constructor={net.constructor!r},
     ),
     inputs=({inputs},),
     forward={run.forward!r},
