@@ -10,8 +10,8 @@
 # build step, no pip, and the interpreter's own snnax_ref is never touched),
 # check that `snnax_ref` imports from there, run the suite of the *current*
 # checkout against it in the existing environment with --set-commit-hash (asv
-# sees the tree through ASV_PYTHONPATH), then `asv publish`. `asv preview`
-# serves the result. Exits 1, before publishing, when no commit could be
+# sees the tree through ASV_PYTHONPATH), then `asv publish`, after every commit. `asv preview`
+# serves the result. Exits 1, with nothing published, when no commit could be
 # benchmarked. A commit where some benchmarks fail (asv exit 2: say the suite
 # uses an API the old commit lacks) keeps the results of the others.
 #
@@ -19,7 +19,10 @@
 #   PYTHON         interpreter with jax, equinox, asv (default: python)
 #   ASV_MACHINE    machine name (default: <hostname>-<jax backend>-<device kind>)
 #   ASV_RUN_ARGS   extra `asv run` arguments, e.g. "--bench LinearLIF --show-stderr"
-#   SNNAX_BENCH_SMALL=1  smallest size of each benchmark (a quick history)
+#   SNNAX_BENCH_SMALL=1  a quick history: the smallest size of each benchmark,
+#                  the tracked figures only (`--bench track_`: each workload's
+#                  one setup_cache measurement; asv's own time_/peakmem_
+#                  repeats skipped) unless ASV_RUN_ARGS names --bench
 #   SNNAX_BENCH_SYSTEM_ALLOCATOR=1  glibc's default malloc (asv_bench/allocator.py)
 set -euo pipefail
 
@@ -48,6 +51,10 @@ echo "history.sh: machine $machine"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 read -r -a run_args <<< "${ASV_RUN_ARGS:-}"
+if [[ "${SNNAX_BENCH_SMALL:-0}" != "0" && -n "${SNNAX_BENCH_SMALL:-}" \
+      && " ${ASV_RUN_ARGS:-} " != *" --bench"* && " ${ASV_RUN_ARGS:-} " != *" -b "* ]]; then
+    run_args+=(--bench track_)
+fi
 
 ok=0
 failed=0
@@ -81,12 +88,17 @@ sys.exit(0 if snnax_ref.__file__.startswith('$work/src') else 1)") >"$work/impor
         *) echo "history.sh: $short: asv run failed (exit $status)" >&2
            failed=$((failed + 1)) ;;
     esac
+    # Published after every commit: the dashboard is readable while the rest run.
+    if (( ok > 0 && (status == 0 || status == 2) )); then
+        "$py" -m asv publish --config "$conf" >"$work/publish.log" 2>&1 \
+            || { cat "$work/publish.log" >&2; exit 1; }
+        echo "history.sh: dashboard updated ($ok commit(s) so far): $here/html/index.html"
+    fi
 done
 
 if (( ok == 0 )); then
     echo "history.sh: no commit could be benchmarked; nothing to publish" >&2
     exit 1
 fi
-"$py" -m asv publish --config "$conf"
 echo "history.sh: $ok commit(s) benchmarked ($partial with failed benchmarks), $failed not; html in $here/html"
 echo "history.sh: view it with: $py -m asv preview --config $conf"

@@ -6,12 +6,14 @@ import os
 
 from hypothesis import settings
 
+from spec_tests import compilation_cache
 from spec_tests.profiles import PROFILE_ENV, register_profiles
 
 register_profiles()
 
 
 def pytest_configure(config):
+    compilation_cache.enable()
     # `--profile` exists when spec_tests/conftest.py is loaded in the same session.
     settings.load_profile(config.getoption("--profile", default=None)
                           or os.environ.get(PROFILE_ENV) or "ci")

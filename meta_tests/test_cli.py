@@ -102,8 +102,9 @@ def unavailable_adapter():
 
 def _conform(tmp_path, *args, env=None):
     """Run `snnax-ref conform` in a subprocess; `(exit status, output)`."""
+    jobs = () if "--jobs" in args else ("--jobs", "1")   # the suite's workers hold the cores
     command = [sys.executable, "-m", "spec_tests.tools.cli", "conform",
-               "--report-dir", str(tmp_path / "reports"), "--shrink-seconds", "1", *args]
+               "--report-dir", str(tmp_path / "reports"), "--shrink-seconds", "1", *jobs, *args]
     environment = dict(os.environ, **(env or {}))
     environment.pop("SNNAX_REF_IMPL", None)
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -214,6 +215,36 @@ def test_a_wrong_adapter_exits_1_with_reports_ci_can_read(tmp_path):
     assert code == 3, output
     outcomes = {r["row"]: r["outcome"] for r in _json_report(tmp_path)["rows"]}
     assert outcomes == {"Identity": "known deviation", "gradient: surrogates": "known deviation"}
+
+
+def test_jobs_split_the_units_and_report_as_one_process(tmp_path):
+    """`--jobs 2` runs the rows in two processes and reports what one process
+    reports: the same rows, networks tried, outcomes, verdict and exit status;
+    a job that breaks breaks the run, naming why."""
+    rows = ("--rows", "Identity", "Flatten", "graph: burnin")
+    impl = ("--impl", "meta_tests.test_cli:OracleAdapter")
+    reports = {}
+    for jobs in ("1", "2"):
+        (tmp_path / jobs).mkdir()
+        code, output = _conform(tmp_path / jobs, *impl, *rows, "--jobs", jobs)
+        assert code == 0, output
+        reports[jobs] = _json_report(tmp_path / jobs)
+    assert "[job 2/2]" in output and "2 jobs" in output     # the children's progress
+    one, two = reports["1"], reports["2"]
+    same = lambda r: [(x["row"], x["tried"], x["failed"], x["outcome"]) for x in r["rows"]]  # noqa: E731
+    assert same(one) == same(two) and len(two["rows"]) == 3
+    assert one["verdict"] == two["verdict"] and one["never_exercised"] == two["never_exercised"]
+    assert sorted(map(tuple, one["units"])) == sorted(map(tuple, two["units"]))
+
+    for name in ("wrong", "unknown"):
+        (tmp_path / name).mkdir()
+    code, output = _conform(tmp_path / "wrong", "--impl", "meta_tests.test_cli:WrongAdapter",
+                            *rows, "--jobs", "2")
+    assert code == 1, output
+    assert {r["outcome"] for r in _json_report(tmp_path / "wrong")["rows"]} == {"failed"}
+    code, output = _conform(tmp_path / "unknown", *impl, "--rows", "NoSuchRow", "Identity",
+                            "--jobs", "2")
+    assert code == 4 and "NoSuchRow" in output, output
 
 
 # -- plain pytest ----------------------------------------------------------------------

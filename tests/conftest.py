@@ -1,7 +1,10 @@
 import jax
 import pytest
 
+from spec_tests import compilation_cache
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
+compilation_cache.enable()
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ EXAMPLE = ROOT / "examples" / "third_party"
 def _conform(tmp_path, impl, *rows):
     """`snnax-ref conform --impl impl --rows rows...`: (exit status, output, rows by name)."""
     command = [sys.executable, "-m", "spec_tests.tools.cli", "conform", "--impl", impl,
-               "--rows", *rows, "--shrink-seconds", "2", "--report-dir", str(tmp_path)]
+               "--rows", *rows, "--shrink-seconds", "2", "--jobs", "1",
+               "--report-dir", str(tmp_path)]
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     environment.pop("SNNAX_REF_IMPL", None)

@@ -63,7 +63,6 @@ def _lif_scan(neuron, state, drive, *, unroll):
     return lax.scan(lambda s, x: neuron(s, x), state, drive, unroll=unroll)
 
 
-@_lif_scan.def_jvp
 def _lif_scan_jvp(primals, tangents, *, unroll):
     # A tangent JAX knows to be zero arrives as None: written out as zeros here.
     tangents = jax.tree_util.tree_map(
@@ -100,3 +99,8 @@ def _lif_scan_jvp(primals, tangents, *, unroll):
 
     _, d_spikes = eqx.filter_jvp(spikes_of, (membrane, neuron), (d_membrane, d_neuron))
     return (final, spikes), ([d_membrane[-1], d_final_current, d_spikes[-1]], d_spikes)
+
+
+# Registered apart from its definition, so that `_lif_scan_jvp` stays a plain
+# function of this module (the mutation check can plant a bug in it).
+_lif_scan.def_jvp(_lif_scan_jvp)

@@ -44,14 +44,17 @@ class SnnaxStyleAdapter:
         return getattr(self.functional, SPIKE_FUNCTIONS[name])(beta)
 
     def array(self, values):
-        # jnp.asarray (not np.asarray) so that traced arrays pass through when
-        # the model is rebuilt inside jax.jvp / jax.vjp.
-        return jnp.asarray(values, dtype=self.dtype)
+        # Traced values (the model rebuilt inside jax.jvp / jax.vjp) stay in
+        # the trace; host values are put on the device as they are, which
+        # compiles nothing (jnp.asarray compiles a program per shape).
+        if isinstance(values, jax.core.Tracer):
+            return values.astype(self.dtype)
+        return jax.device_put(np.asarray(values, dtype=self.dtype))
 
     def build_layer(self, spec, key):
         snn, hyper, params = self.snn, spec.hyper, spec.params
         kind = spec.kind
-        keys = jax.random.split(key, max(2, len(spec.members)))
+        keys = [key] * len(spec.members)
         if kind in RESETTING_NEURON_KINDS:
             kwargs = dict(threshold=hyper.get("threshold", 1.0), spike_fn=self.spike_fn(hyper),
                           stop_reset_grad=hyper.get("stop_reset_grad", True),
@@ -91,21 +94,26 @@ class SnnaxStyleAdapter:
     def build_equinox_layer(self, spec, key):
         hyper, params = spec.hyper, spec.params
         kind = spec.kind
+        # Built abstractly (eqx.filter_eval_shape), then every parameter set
+        # from the description: a random initialisation would be thrown away,
+        # and run eagerly it compiles one program per parameter shape.
         if kind == "Linear":
             out_features, in_features = params["weight"].shape
-            layer = eqx.nn.Linear(in_features, out_features, use_bias="bias" in params, key=key)
+            layer = eqx.filter_eval_shape(eqx.nn.Linear, in_features, out_features,
+                                          use_bias="bias" in params, key=key)
             return self.with_parameters(layer, params, bias_shape=(out_features,))
         if kind in ("Conv1d", "Conv2d"):
             weight = params["weight"]
             out_channels, in_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[2]
-            layer = getattr(eqx.nn, kind)(in_channels, out_channels, kernel,
-                                          stride=hyper.get("stride", 1),
+            layer = eqx.filter_eval_shape(getattr(eqx.nn, kind), in_channels, out_channels,
+                                          kernel, stride=hyper.get("stride", 1),
                                           padding=hyper.get("padding", 0),
                                           use_bias="bias" in params, key=key)
             spatial = weight.ndim - 2
             return self.with_parameters(layer, params, bias_shape=(out_channels,) + (1,) * spatial)
         if kind == "LayerNorm":
-            layer = eqx.nn.LayerNorm(params["weight"].shape, eps=hyper.get("eps", 1e-5))
+            layer = eqx.filter_eval_shape(eqx.nn.LayerNorm, params["weight"].shape,
+                                          eps=hyper.get("eps", 1e-5))
             return self.with_parameters(layer, params, bias_shape=params["bias"].shape)
         if kind in ("MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"):
             return getattr(eqx.nn, kind)(hyper["kernel_size"], stride=hyper.get("stride", 1))
@@ -131,7 +139,9 @@ class SnnaxStyleAdapter:
     def model_parts(self, network: NetworkSpec, forward: str, dtype: str):
         """`(layers, GraphStructure arguments but final_layer_ids, forward_fn)`."""
         self.dtype = jnp.dtype(dtype)
-        keys = jax.random.split(jax.random.PRNGKey(0), network.num_layers)
+        # One key for every layer: it feeds only initialisations that
+        # build_equinox_layer builds abstractly and overwrites.
+        keys = [jax.random.PRNGKey(0)] * network.num_layers
         layers = [self.build_layer(spec, k) for spec, k in zip(network.layers, keys)]
         graph = dict(num_layers=network.num_layers,
                      input_layer_ids=[list(ids) for ids in network.input_layer_ids],
@@ -166,7 +176,8 @@ class SnnaxStyleAdapter:
 
     def cast(self, tree):
         def cast_leaf(leaf):
-            if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            if (isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)
+                    and leaf.dtype != self.dtype):
                 return leaf.astype(self.dtype)
             return leaf
         return jax.tree_util.tree_map(cast_leaf, tree)
@@ -179,12 +190,15 @@ class SnnaxStyleAdapter:
             jax.clear_caches()
         shapes = [tuple(s) for s in network.input_shapes]
         in_shape = shapes[0] if len(shapes) == 1 else shapes
-        return self.cast(model.init_state(in_shape, shapes=layer_input_shapes(network),
-                                          key=jax.random.PRNGKey(key_seed)))
+        # One compiled program, rather than one per operation and shape.
+        init_state = eqx.filter_jit(model.init_state)
+        return self.cast(init_state(in_shape, shapes=layer_input_shapes(network),
+                                    key=jax.random.PRNGKey(key_seed)))
 
     def run(self, model, state, inputs, burnin, key_seed: int = 1):
         model = self.planned(model, inputs)
-        batch = jnp.asarray(inputs[0]) if len(inputs) == 1 else [jnp.asarray(x) for x in inputs]
+        batch = [jax.device_put(np.asarray(x)) for x in inputs]
+        batch = batch[0] if len(batch) == 1 else batch
         final_state, outputs = eqx.filter_jit(model)(state, batch, jax.random.PRNGKey(key_seed),
                                                      burnin=burnin)
         return final_state, [np.asarray(o) for o in outputs]
@@ -264,16 +278,18 @@ class SnnaxStyleAdapter:
         with self.precision(dtype):
             tangents = ([jnp.asarray(t, self.dtype) for t in param_tangents],
                         [jnp.asarray(t, self.dtype) for t in input_tangents])
-            values, derivative = jax.jvp(f, (params, inputs), tangents)
+            values, derivative = jax.jit(lambda primals, tangents: jax.jvp(f, primals, tangents))(
+                (params, inputs), tangents)
             return [np.asarray(v) for v in values], [np.asarray(d) for d in derivative]
 
     def vjp(self, run, output_cotangents, dtype="float64"):
         """`(param_cotangents, input_cotangents)` for the given output cotangents."""
         f, params, inputs = self.outputs_as_function(run, dtype)
         with self.precision(dtype):
-            _, pullback = jax.vjp(f, params, inputs)
-            params_bar, inputs_bar = pullback([jnp.asarray(c, self.dtype)
-                                               for c in output_cotangents])
+            cotangents = [jnp.asarray(c, self.dtype) for c in output_cotangents]
+            params_bar, inputs_bar = jax.jit(
+                lambda params, inputs, cotangents: jax.vjp(f, params, inputs)[1](cotangents))(
+                    params, inputs, cotangents)
             return [np.asarray(p) for p in params_bar], [np.asarray(x) for x in inputs_bar]
 
     def read_states(self, model, network, final_state):

@@ -40,9 +40,11 @@ import sys
 import time
 from pathlib import Path
 
+from .. import compilation_cache
 from ..adapters import DEFAULT_IMPL, ENV_VAR
 from ..profiles import EXAMPLES
 from . import report as reporting
+from .jobs import Sessions, default_jobs, run_jobs
 from .shards import parse_shard, slice_seed, units as all_units
 
 CONFORM_HELP = """Run the conformance suite against one implementation and report.
@@ -129,14 +131,17 @@ def _conform(args) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     os.environ[PROFILE_ENV] = args.profile
-    suite = Path(__file__).parents[1]
+    if not args.compilation_cache:
+        compilation_cache.disable()
+    cache = compilation_cache.enable()
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
               "selected_rows": args.rows or "all", "seeds": args.seeds,
               "shard": f"{args.shard[0]}/{args.shard[1]}", "shard_index": args.shard[0],
               "shard_count": args.shard[1]}
     if args.shrink_seconds is not None:
         header["shrink_seconds"] = args.shrink_seconds
-    print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}", flush=True)
+    print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}, compilation cache = "
+          f"{cache or 'off'}", flush=True)
     started = time.perf_counter()
 
     # Load the adapter once, up front: an adapter that cannot be imported or
@@ -144,54 +149,31 @@ def _conform(args) -> int:
     try:
         adapter = load_adapter(impl)
     except Exception as error:  # noqa: BLE001 - any failure to load is reported
-        text = describe_load_error(impl, error)
-        print(f"snnax-ref conform: error: {text}", file=sys.stderr, flush=True)
-        header.update(seconds=round(time.perf_counter() - started, 1),
-                      exit_code=EXIT_NO_ADAPTER, status=EXIT_MEANINGS[EXIT_NO_ADAPTER],
-                      error=text)
-        written = _write_reports(args, header, [])
-        print(f"reports: {' '.join(map(str, written))}")
-        return EXIT_NO_ADAPTER
+        return _harness_error(args, header, started, EXIT_NO_ADAPTER,
+                              describe_load_error(impl, error))
 
-    import pytest
-
+    jobs = min(args.jobs, len(args.rows) * args.seeds) if args.rows else args.jobs
+    if jobs > 1:
+        print(f"{jobs} jobs (--jobs), each running every {jobs}th unit", flush=True)
+        sessions = run_jobs(args, impl, jobs)
+    else:
+        sessions = _run_sessions(args, impl, adapter)
+    if sessions.harness_error is not None:
+        return _harness_error(args, header, started, *sessions.harness_error)
     k, n = args.shard
-    records, codes, collection_errors = [], [], []
-    units = {"row_order": [], "mine": []}
-    config = None
-    for slice_ in range(args.seeds):     # one session per seed slice
-        replay = f" --seeds {args.seeds} --seed-slice {slice_}" if slice_ else ""
-        recorder = reporting.RowRecorder(impl, adapter, replay)
-        options = [f"--rows={name}" for name in args.rows or ()]
-        if args.shrink_seconds is not None:
-            options.append(f"--shrink-seconds={args.shrink_seconds}")
-        code = pytest.main([str(suite / "test_conformance.py"), str(suite / "test_gradients.py"),
-                            "-p", "no:cacheprovider", f"--impl={impl}", f"--profile={args.profile}",
-                            f"--seeds={args.seeds}", f"--seed-slice={slice_}", f"--shard={k}/{n}",
-                            "-v", "--tb=line", "-o", "console_output_style=count",
-                            f"--rootdir={suite.parent}", *options], plugins=[recorder])
-        session_rows = recorder.finish(suite.parent)
-        codes.append(int(code))
-        collection_errors += recorder.collection_errors
-        config = recorder.config
-        units = getattr(config, "snnax_units", None) or units
-        for stats in session_rows:
-            seed = slice_seed(stats.row, slice_) if slice_ else None
-            records.append(dict(reporting.unit_record(stats, slice_, seed), row=stats.row))
-        if code not in (0, 1, 5) or collection_errors:
-            break                           # a usage error, an interrupt: it would repeat
+    units = {"row_order": sessions.row_order, "mine": sessions.units}
     elapsed = time.perf_counter() - started
-    rows = reporting.combine_units(records, units["row_order"])
+    rows = reporting.combine_units(sessions.records, units["row_order"])
+    codes, collection_errors = sessions.codes, sessions.collection_errors
     broken = [c for c in codes if c not in (0, 1, 5)]
     code = broken[0] if broken else 1 if 1 in codes else 5 if all(c == 5 for c in codes) else 0
     exit_code, problem = _exit_code(code, rows, collection_errors, args.require_rows)
     if exit_code == EXIT_NOTHING_TESTED and not units["mine"] and units["row_order"]:
         problem = (f"shard {k}/{n} has no units: there are only "
                    f"{len(units['row_order']) * args.seeds} (rows x seeds)")
-    if getattr(config, "snnax_shrink_seconds", None) is not None:  # what conftest applied
-        header["shrink_seconds"] = config.snnax_shrink_seconds
-    from ..adapters.support import never_exercised
-    never = never_exercised()
+    if sessions.shrink_seconds is not None:  # what conftest applied
+        header["shrink_seconds"] = sessions.shrink_seconds
+    never = sessions.never_exercised or []
     header.update(seconds=round(elapsed, 1), exit_code=exit_code,
                   status=EXIT_MEANINGS[exit_code], verdict=reporting.verdict(rows),
                   never_exercised=never)
@@ -215,6 +197,55 @@ def _conform(args) -> int:
         else EXIT_MEANINGS[exit_code]
     print(f"snnax-ref conform: exit {exit_code}: {status}"
           + (f": {problem}" if problem else ""), file=sys.stderr if exit_code >= 2 else sys.stdout)
+    return exit_code
+
+
+def _run_sessions(args, impl, adapter) -> Sessions:
+    """The run in this process: one pytest session per seed slice."""
+    import pytest
+
+    from ..adapters.support import never_exercised
+
+    suite = Path(__file__).parents[1]
+    k, n = args.shard
+    sessions = Sessions()
+    for slice_ in range(args.seeds):     # one session per seed slice
+        replay = f" --seeds {args.seeds} --seed-slice {slice_}" if slice_ else ""
+        recorder = reporting.RowRecorder(impl, adapter, replay)
+        options = [f"--rows={name}" for name in args.rows or ()]
+        if args.shrink_seconds is not None:
+            options.append(f"--shrink-seconds={args.shrink_seconds}")
+        code = pytest.main([str(suite / "test_conformance.py"), str(suite / "test_gradients.py"),
+                            "-p", "no:cacheprovider", f"--impl={impl}", f"--profile={args.profile}",
+                            f"--seeds={args.seeds}", f"--seed-slice={slice_}", f"--shard={k}/{n}",
+                            "-v", "--tb=line", "-o", "console_output_style=count",
+                            f"--rootdir={suite.parent}", *options], plugins=[recorder])
+        session_rows = recorder.finish(suite.parent)
+        sessions.codes.append(int(code))
+        sessions.collection_errors += recorder.collection_errors
+        config = recorder.config
+        units = getattr(config, "snnax_units", None)
+        if units:
+            sessions.row_order, sessions.units = units["row_order"], units["mine"]
+        if getattr(config, "snnax_shrink_seconds", None) is not None:
+            sessions.shrink_seconds = config.snnax_shrink_seconds
+        for stats in session_rows:
+            seed = slice_seed(stats.row, slice_) if slice_ else None
+            sessions.records.append(dict(reporting.unit_record(stats, slice_, seed),
+                                         row=stats.row))
+        if code not in (0, 1, 5) or sessions.collection_errors:
+            break                           # a usage error, an interrupt: it would repeat
+    sessions.never_exercised = never_exercised()
+    return sessions
+
+
+def _harness_error(args, header, started, exit_code, text) -> int:
+    """Report a run that broke (adapter not loadable, a job that broke)."""
+    print(f"snnax-ref conform: error: {text}", file=sys.stderr, flush=True)
+    header.update(seconds=round(time.perf_counter() - started, 1), exit_code=exit_code,
+                  status=EXIT_MEANINGS[exit_code], error=text)
+    written = _write_reports(args, header, [])
+    print(f"reports: {' '.join(map(str, written))}")
     return exit_code
 
 
@@ -309,6 +340,7 @@ def _at_least_one(text: str) -> int:
 
 def _mutate(args) -> int:
     from .mutation import run_mutation_check
+    compilation_cache.enable()
     killed, total = run_mutation_check(args.profile, args.only)
     return 0 if killed == total else 1
 
@@ -362,6 +394,17 @@ def main(argv=None) -> int:
     conform.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                          help="run only shard K of N: the (row, slice) units numbered "
                               "K-1 modulo N (default 1/1); combine with `snnax-ref merge`")
+    conform.add_argument("--jobs", type=_at_least_one, default=default_jobs(), metavar="J",
+                         help="run in J processes, each taking every Jth (row, slice) unit; "
+                              "the same networks, about 1/J of the time on J cores "
+                              f"(default: the cores available, at most 8: {default_jobs()} "
+                              "here)")
+    conform.add_argument("--no-compilation-cache", dest="compilation_cache",
+                         action="store_false",
+                         help="compile every network anew instead of reusing JAX's persistent "
+                              "compilation cache (default: on, in "
+                              f"${compilation_cache.ENV_VAR} or ~/.cache/snnax_ref/jax; "
+                              f"${compilation_cache.ENV_VAR}=off also turns it off)")
     merge = commands.add_parser(
         "merge", help="combine the JSON reports of `conform --shard K/N` runs",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
