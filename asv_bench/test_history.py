@@ -59,6 +59,9 @@ def test_history_of_two_commits_publishes_a_dashboard_listing_both(tmp_path):
     result = _history(root, "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "2 commit(s) benchmarked" in result.stdout
+    # Published after each commit, not only at the end.
+    assert "dashboard updated (1 commit(s) so far)" in result.stdout
+    assert "dashboard updated (2 commit(s) so far)" in result.stdout
     index = json.loads((root / "asv_bench" / "html" / "index.json").read_text())
     assert sorted(index["revision_to_hash"].values()) == sorted([first, second])
     assert any(name.startswith("bench_floor.GemmFloor") for name in index["benchmarks"])

@@ -94,16 +94,21 @@ def test_a_run_from_the_default_state_set_explicitly_equals_a_plain_run(example)
 
 def test_drawn_plans_cover_every_option_and_are_stable():
     """The default adapter draws every plan (graph only for the default
-    forward function), the same one for the same inputs."""
+    forward function), the same one for the same inputs; a run that can take
+    the fused LIF scan takes it in some draws and not in others."""
     rng = np.random.default_rng(0)
-    seen = set()
+    seen, fused_seen = set(), set()
     for _ in range(200):
         inputs = [rng.normal(size=(int(rng.integers(1, 20)), 3))]
         plan = draw_plan(inputs, graph_allowed=True)
         assert plan == draw_plan([x.copy() for x in inputs], graph_allowed=True)
         seen.add(tuple(sorted(plan.items())))
         assert draw_plan(inputs, graph_allowed=False)["schedule"] == "step"
+        fusable = draw_plan(inputs, graph_allowed=True, fusable=True)
+        fused_seen.add(fusable == dict(schedule="graph", checkpoint=False,
+                                       unroll=fusable["unroll"], fuse_lif=True))
     assert len(seen) == 2 * 2 * 3 * 2
+    assert fused_seen == {True, False}      # a fusable run takes the fused scan, not always
     assert drawn_adapter.draws_plan
 
 

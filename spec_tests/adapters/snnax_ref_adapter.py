@@ -211,7 +211,9 @@ class SnnaxStyleAdapter:
             self.last_plan = None
             return model
         graph_allowed = model.forward_fn is self.snn.architecture.default_forward_fn
-        self.last_plan = draw_plan(inputs, graph_allowed)
+        fusable = graph_allowed and bool(self.snn.StatefulModel(
+            model.graph_structure, model.layers, model.forward_fn, schedule="graph").plan.fused)
+        self.last_plan = draw_plan(inputs, graph_allowed, fusable)
         return self.snn.StatefulModel(model.graph_structure, model.layers, model.forward_fn,
                                       **self.last_plan)
 
@@ -333,18 +335,27 @@ PLAN_CHOICES = {"checkpoint": (False, True), "unroll": (1, 2, 3),
                 "fuse_lif": (True, False)}
 
 
-def draw_plan(inputs, graph_allowed: bool) -> dict:
+def draw_plan(inputs, graph_allowed: bool, fusable: bool = False) -> dict:
     """The execution plan for a run with these input sequences: schedule in
     {step, graph} (graph only for `default_forward_fn`), checkpoint in
     {False, True}, unroll in {1, 2, 3}, fuse_lif in {True, False}, drawn
     from a stable hash of the inputs' shapes and bytes (so T too): the same
-    run always gets the same plan, and a replayed failure runs it again."""
+    run always gets the same plan, and a replayed failure runs it again.
+    A run whose model has an LIF the fused scan can take (`fusable`) takes it
+    in half of the draws (graph schedule, fused, no checkpoint, unroll
+    drawn), so that the fused scan's hand-written tangents meet every row
+    whose networks hold such an LIF; the other half draws as any run."""
     digest = hashlib.sha256()
     for x in inputs:
         x = np.ascontiguousarray(np.asarray(x))
         digest.update(repr((x.shape, x.dtype.str)).encode())
         digest.update(x.tobytes())
     number = int.from_bytes(digest.digest()[:8], "little")
+    if fusable:
+        fused, number = number % 2 == 0, number // 2
+        if fused:
+            return {"schedule": "graph", "checkpoint": False,
+                    "unroll": PLAN_CHOICES["unroll"][number % 3], "fuse_lif": True}
     schedules = ("step", "graph") if graph_allowed else ("step",)
     plan = {"schedule": schedules[number % len(schedules)]}
     number //= len(schedules)

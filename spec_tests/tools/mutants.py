@@ -206,6 +206,12 @@ GRADIENT_MUTANTS = [
            "stop-gradiented", ["gradient: SRM"],
            (_sub("snn.layers.srm", "reset_val * lax.stop_gradient(previous_spikes)",
                  "reset_val * previous_spikes"),)),
+    Mutant("fused-lif-drops-decay-tangent", "the fused LIF scan's tangent drops the "
+           "membrane's decay term da * (after_reset - current)",
+           ["gradient: jvp", "gradient: vjp"],
+           (_sub("snn.fused", " + (1.0 - a) * d_current + da * membrane_coefficient",
+                 " + (1.0 - a) * d_current"),),
+           adapter="default"),
 ]
 
 MUTANTS = NEURON_MUTANTS + GRAPH_MUTANTS + GRADIENT_MUTANTS
