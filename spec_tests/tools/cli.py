@@ -59,7 +59,7 @@ declares it cannot build (its adapter's `supports`) is *not applicable*.
 Prints a table (networks tried, passed, failed per row), each minimal failing
 network as a replayable script, and writes reports/conformance-report.json and
 .md. On a 2-core machine the ci profile takes about 2 minutes for snnax_ref
-the first time, 25 seconds once JAX's compilation cache holds its networks.
+the first time, 30 seconds once JAX's compilation cache holds its networks.
 
 exit status: 0 every row tested conforms (the last line says on how many
 rows), 1 deviations, 2 the adapter cannot be loaded, 3 nothing (or less than
