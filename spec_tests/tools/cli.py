@@ -155,7 +155,7 @@ def _conform(args) -> int:
 
     jobs = min(args.jobs, len(args.rows) * args.seeds) if args.rows else args.jobs
     if jobs > 1:
-        print(f"{jobs} jobs (--jobs), each running every {jobs}th unit", flush=True)
+        print(f"{jobs} jobs (--jobs), each running one (row, slice) unit in {jobs}", flush=True)
         sessions = run_jobs(args, impl, jobs)
     else:
         sessions = _run_sessions(args, impl, adapter)
