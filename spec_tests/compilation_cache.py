@@ -3,8 +3,10 @@
 Almost all of a conformance run is XLA compiling the networks Hypothesis
 draws, and the ci profile draws the same networks every run: with the
 compiled programs kept on disk, a second run compiles (almost) nothing.
-`snnax-ref conform`, `snnax-ref mutate`, the test suite (both conftests) and
-the benchmarks call `enable()` before their first compilation.
+`snnax-ref conform`, `snnax-ref mutate` and the test suite (the conftests of
+tests/, spec_tests/ and meta_tests/) call `enable()` before their first
+compilation. The benchmarks do not: they track compile seconds, which a
+cache hit would turn into a disk read.
 
 Where: `$SNNAX_REF_COMPILATION_CACHE` if it names a directory, else
 `$XDG_CACHE_HOME/snnax_ref/jax` (`~/.cache/snnax_ref/jax`). Opt out with

@@ -79,7 +79,8 @@ def test_a_planted_bug_is_caught_with_a_warm_cache():
     (in-memory caches cleared), and with a bug planted in LIF's code the same
     networks fail: the cache key is the compiled program, so the
     implementation's code."""
-    assert compilation_cache.enable() is not None     # the suite runs with the cache on
+    assert compilation_cache.enable() is not None, (
+        "this test needs the cache on: SNNAX_REF_COMPILATION_CACHE is off")
     adapter = load_adapter("spec_tests.adapters.snnax_ref_adapter:adapter")
     row = ALL_ROWS["LIF"]
     assert row_fails(adapter, row) is None
