@@ -41,7 +41,7 @@ spikes. Gradients flow through the spikes with the SuperSpike surrogate
 `optax.adam(3e-3)` after global-norm clipping at 1, batches of 64; the decay
 constants stay fixed (trained, they can reach 1 and silence a layer).
 
-Measured (seed 0, 2 CPU cores, JAX on CPU): see README.md, "Training example".
+Measured (seed 0, 2 CPU cores, JAX on CPU): see docs/guides/training-and-devices.md, "Training example".
 
 Run
 ---

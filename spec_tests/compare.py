@@ -1,7 +1,7 @@
 """Comparing an implementation's run with the oracle's, with messages that say
 what differed, where, and by how much.
 
-Tolerances (README and SPEC.md section 8 state the same rule):
+Tolerances (docs/guides/conformance-report.md and SPEC.md section 8 state the same rule):
 
 - float64: `|actual - expected| <= ATOL + RTOL * |expected|` with
   `RTOL = ATOL = 1e-10`; the oracle's near-threshold margin is `1e-9`.

@@ -1,5 +1,5 @@
 """The worked example of testing another implementation (examples/third_party/,
-README "Testing another implementation") conforms on its rows, and its
+docs/guides/testing-another-implementation.md) conforms on its rows, and its
 planted bug is caught.
 
 `snnax-ref conform` runs in a subprocess, as a user runs it (it runs pytest
