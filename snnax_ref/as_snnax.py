@@ -58,12 +58,16 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def installed() -> bool:
-    """Whether `import snnax` currently gives snnax_ref."""
+    """Whether `import snnax` currently gives snnax_ref (SPEC.md §11).
+
+    **Returns:** a bool.
+    """
     return sys.modules.get(ALIAS) is snnax_ref
 
 
 def install() -> None:
-    """Make `import snnax` and every `snnax.<submodule>` resolve to snnax_ref.
+    """Make `import snnax` and every `snnax.<submodule>` resolve to snnax_ref, for
+    this process (SPEC.md §11). Calling it again does nothing.
 
     Raises a `RuntimeError` if the real SNNAX is already imported in this
     process: its classes would coexist with the reference's.
@@ -92,7 +96,13 @@ def pytest_configure(config):
 
 
 def main(argv=None) -> None:
-    """`python -m snnax_ref.as_snnax script.py [args]` or `... -m module [args]`."""
+    """`python -m snnax_ref.as_snnax script.py [args]` or `... -m module [args]`:
+    `install()`, then run the script or module as `__main__` (SPEC.md §11).
+
+    **Arguments:**
+
+    - `argv`: the command line after the program name; default `sys.argv[1:]`.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = "usage: python -m snnax_ref.as_snnax (script.py | -m module) [args ...]"
     if not argv or argv[0] in ("-h", "--help"):

@@ -14,11 +14,20 @@ import jax.numpy as jnp
 from jax import Array
 
 SpikeFn = Callable[[Array], Array]
+"""The type of a spike function: `x -> H(x)` with a surrogate derivative (SPEC.md §1)."""
 
 
 def heaviside(x: Array) -> Array:
     """`H(x)`, with `H(0) = 1` and `H(NaN) = NaN` (upstream's `jnp.heaviside(x, 1.)`),
-    in the dtype of `x`."""
+    in the dtype of `x` (SPEC.md §1). Its derivative is JAX's, zero: use a
+    surrogate spike function to train.
+
+    **Arguments:**
+
+    - `x`: an array.
+
+    **Returns:** `1` where `x >= 0`, `0` where `x < 0`, NaN where `x` is NaN.
+    """
     return jnp.heaviside(x, jnp.ones((), x.dtype)).astype(x.dtype)
 
 
@@ -54,43 +63,87 @@ def _piecewise_tangent(x, x_dot, beta):
 
 
 class SuperSpikeSurrogate(eqx.Module):
-    """`H(x)` forward; `dH/dx = 1 / (1 + beta*|x|)`."""
+    """`H(x)` forward; `dH/dx = 1 / (1 + beta*|x|)` (SPEC.md §1). Built by
+    `superspike_surrogate`; equal to another with the same `beta`.
+
+    **Arguments:**
+
+    - `beta`: the slope parameter (static).
+    """
 
     beta: float = eqx.field(static=True)
 
     def __call__(self, x: Array) -> Array:
+        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
         return _spike_with_surrogate(x, self.beta, _superspike_tangent)
 
 
 class SigmoidSurrogate(eqx.Module):
-    """`H(x)` forward; `dH/dx = s*(1 - beta*s)` with `s = sigmoid(beta*x)`."""
+    """`H(x)` forward; `dH/dx = s*(1 - beta*s)` with `s = sigmoid(beta*x)`
+    (SPEC.md §1). Built by `sigmoid_surrogate`.
+
+    **Arguments:**
+
+    - `beta`: the slope parameter (static).
+    """
 
     beta: float = eqx.field(static=True)
 
     def __call__(self, x: Array) -> Array:
+        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
         return _spike_with_surrogate(x, self.beta, _sigmoid_tangent)
 
 
 class PiecewiseSurrogate(eqx.Module):
-    """`H(x)` forward; `dH/dx = 1` on the closed window `[-beta, beta]`, else 0."""
+    """`H(x)` forward; `dH/dx = 1` on the closed window `[-beta, beta]`, else 0
+    (SPEC.md §1). Built by `piecewise_surrogate`.
+
+    **Arguments:**
+
+    - `beta`: the window's half-width (static).
+    """
 
     beta: float = eqx.field(static=True)
 
     def __call__(self, x: Array) -> Array:
+        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
         return _spike_with_surrogate(x, self.beta, _piecewise_tangent)
 
 
 def superspike_surrogate(beta: float = 10.0) -> SuperSpikeSurrogate:
-    """SuperSpike (Zenke & Ganguli): `dH/dx = 1 / (1 + beta*|x|)`."""
+    """SuperSpike (Zenke & Ganguli): `dH/dx = 1 / (1 + beta*|x|)` (SPEC.md §1).
+
+    **Arguments:**
+
+    - `beta`: the slope parameter (default 10).
+
+    **Returns:** the spike function, a `SuperSpikeSurrogate`.
+    """
     return SuperSpikeSurrogate(float(beta))
 
 
 def sigmoid_surrogate(beta: float = 1.0) -> SigmoidSurrogate:
     """Sigmoid surrogate: `dH/dx = s*(1 - beta*s)`, `s = sigmoid(beta*x)` (documented
-    for `beta = 1`, where it is the derivative of `sigmoid(x)`)."""
+    for `beta = 1`, where it is the derivative of `sigmoid(x)`) (SPEC.md §1).
+
+    **Arguments:**
+
+    - `beta`: the slope parameter (default 1; above 1 the formula goes
+      negative in places, as written).
+
+    **Returns:** the spike function, a `SigmoidSurrogate`.
+    """
     return SigmoidSurrogate(float(beta))
 
 
 def piecewise_surrogate(beta: float = 0.5) -> PiecewiseSurrogate:
-    """Straight-through window: `dH/dx = 1` for `-beta <= x <= beta`, else 0."""
+    """Straight-through window: `dH/dx = 1` for `-beta <= x <= beta`, else 0
+    (SPEC.md §1).
+
+    **Arguments:**
+
+    - `beta`: the window's half-width (default 0.5).
+
+    **Returns:** the spike function, a `PiecewiseSurrogate`.
+    """
     return PiecewiseSurrogate(float(beta))

@@ -104,7 +104,8 @@ class StatefulModel(eqx.Module):
     def init_state(self, in_shape: Union[Shape, Sequence[Shape]],
                    shapes: Optional[Sequence] = None,
                    key: Optional[Array] = None) -> List[LayerCarry]:
-        """The state before the first step: one `LayerCarry(state, output)` per layer.
+        """The state before the first step: one `LayerCarry(state, output)` per
+        layer (SPEC.md §4.1, §4.2).
 
         **Arguments:**
 
@@ -114,6 +115,10 @@ class StatefulModel(eqx.Module):
           input; `None` entries are inferred). A PRNG key given here, as in
           upstream's `init_state(in_shape, key)`, is taken as `key`.
         - `key`: split over layers; `None` means `jax.random.PRNGKey(0)`.
+
+        **Returns:** a list with one `LayerCarry(state, output)` per layer:
+        the layer's `init_state` (`None` for a stateless layer) and the output
+        feedback edges read at `t = 0`.
         """
         if key is None and checks.is_prng_key(shapes):
             shapes, key = None, shapes
@@ -144,13 +149,14 @@ class StatefulModel(eqx.Module):
 
     def __call__(self, input_states: Sequence[LayerCarry], input_batch, key: Optional[Array],
                  burnin: int = 0) -> Tuple[List[LayerCarry], List[Array]]:
-        """Run the whole sequence.
+        """Run the whole sequence (SPEC.md §4.5).
 
         **Arguments:**
 
         - `input_states`: from `init_state` (or a previous call).
         - `input_batch`: an array `(T, *in_shape)`, or one per external input.
-        - `key`: split into one key per step, then per layer; may be `None`.
+        - `key`: one key for the whole sequence, split into one key per layer
+          the same way at every step (SPEC.md §4.4); may be `None`.
         - `burnin`: the first `burnin` steps run without gradient and without
           outputs.
 

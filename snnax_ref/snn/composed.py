@@ -15,10 +15,17 @@ __all__ = ["Sequential", "Parallel", "CompoundLayer", "SequentialLocalFeedback",
 
 
 def gen_feed_forward_struct(num_layers: int) -> GraphStructure:
-    """The chain `input -> 0 -> 1 -> ... -> num_layers - 1`, returning the last layer.
+    """The chain `input -> 0 -> 1 -> ... -> num_layers - 1`, returning the last layer
+    (SPEC.md §5, §11).
 
-    Upstream's name and signature (`snnax.snn.composed`):
-    `input_layer_ids = ((0,), (), ...)`, `input_connectivity = ((), (0,), (1,), ...)`,
+    Upstream's name and signature (`snnax.snn.composed`).
+
+    **Arguments:**
+
+    - `num_layers`: the length of the chain.
+
+    **Returns:** a `GraphStructure` with `input_layer_ids = ((0,), (), ...)`,
+    `input_connectivity = ((), (0,), (1,), ...)` and
     `final_layer_ids = (num_layers - 1,)`.
     """
     return GraphStructure(
@@ -30,9 +37,18 @@ def gen_feed_forward_struct(num_layers: int) -> GraphStructure:
 
 
 class Sequential(StatefulModel):
-    """A feed-forward chain of layers; supports `len` and indexing.
+    """A feed-forward chain of layers; supports `len` and indexing (SPEC.md §5).
 
-    `options` (`schedule`, `checkpoint`, `unroll`) go to `StatefulModel`.
+    `Sequential(*layers)` is `StatefulModel(gen_feed_forward_struct(len(layers)),
+    layers)`: external input 0 feeds layer 0, layer `i` feeds layer `i + 1`,
+    and the model returns the last layer's output.
+
+    **Arguments:**
+
+    - `layers`: the layers, in order (at least one).
+    - `forward_fn`: as `StatefulModel`'s.
+    - `options`: `StatefulModel`'s keyword options (`schedule`,
+      `checkpoint`, `unroll`, `fuse_lif`, `loop_fn`).
     """
 
     def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn,
@@ -50,11 +66,19 @@ class Sequential(StatefulModel):
 
 
 class SequentialLocalFeedback(Sequential):
-    """`Sequential` plus feedback edges.
+    """`Sequential` plus feedback edges (SPEC.md §5).
 
-    With `feedback_layers=None` every `CompoundLayer` reads its own previous
-    output; `feedback_layers={k: v}` makes layer `v` also read layer `k`. The
-    feedback edge comes after the feed-forward edge in concatenation order.
+    The feedback edge comes after the feed-forward edge in concatenation
+    order, so layer `v` receives `[previous layer's output, layer k's output]`
+    concatenated (or as a list, for a layer that takes one).
+
+    **Arguments:**
+
+    - `layers`: the layers, in order (at least one).
+    - `forward_fn`: as `StatefulModel`'s.
+    - `feedback_layers`: `None` (default): every `CompoundLayer` reads its
+      own previous output; a dict `{k: v}`: layer `v` also reads layer `k`.
+    - `options`: `StatefulModel`'s keyword options.
     """
 
     def __init__(self, *layers: eqx.Module, forward_fn: Callable = default_forward_fn,

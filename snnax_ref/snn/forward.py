@@ -16,7 +16,14 @@ from .layers.stateful import call_layer, layer_keys
 
 
 class LayerCarry(NamedTuple):
-    """What the scan carries for one layer: its state and its latest output."""
+    """What the scan carries for one layer: its state and its latest output
+    (SPEC.md §4.1).
+
+    **Arguments:**
+
+    - `state`: the layer's own state (`None` for a stateless layer).
+    - `output`: its latest output, what edges from it read.
+    """
 
     state: Any
     output: Array
@@ -70,17 +77,36 @@ def _graph_step(layers, struct, key, carry, step_inputs, reads_now):
 
 
 def default_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
-    """Straight-through: an edge `j -> i` reads step `t` if `j < i`, else `t - 1`.
+    """Straight-through: an edge `j -> i` reads step `t` if `j < i`, else `t - 1`
+    (SPEC.md §4.4).
 
     Layers are evaluated in index order, so when layer `i` runs, layers
     `j < i` already hold this step's output and layers `j >= i` (feedback
     edges, self-loops) still hold the previous step's.
+
+    **Arguments:**
+
+    - `layers`: the model's layers.
+    - `struct`: its `GraphStructure`.
+    - `key`: split into one key per layer (`None`: every layer gets `None`).
+    - `carry`: one `LayerCarry` per layer, as after step `t - 1`.
+    - `step_inputs`: the external inputs at step `t`, one array per input.
+
+    **Returns:** `(new_carry, final_outputs)`: the carries after step `t`,
+    and the outputs of the layers of `final_layer_ids`, in that order.
     """
     return _graph_step(layers, struct, key, carry, step_inputs, reads_this_step)
 
 
 def delayed_forward_fn(layers, struct: GraphStructure, key, carry, step_inputs):
-    """Delayed: every edge reads the previous step's output."""
+    """Delayed: every edge reads the previous step's output (SPEC.md §4.4);
+    documented also as `debug_forward_fn`.
+
+    Called as `forward_fn(layers, struct, key, carry, step_inputs)`, with the
+    arguments of `default_forward_fn`.
+
+    **Returns:** `(new_carry, final_outputs)`, as `default_forward_fn`.
+    """
     return _graph_step(layers, struct, key, carry, step_inputs,
                        reads_now=lambda source, target: False)
 

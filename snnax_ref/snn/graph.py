@@ -69,7 +69,16 @@ class GraphStructure:
         """What `layer` reads, in concatenation order (SPEC.md §4.3): `from_layer(j)` for
         each connected layer `j` of `input_connectivity[layer]`, then `from_input(k)` for
         each external input `k` of `input_layer_ids[layer]`. Every path that feeds a
-        layer (a step, the graph schedule, shape inference, init_state) asks this."""
+        layer (a step, the graph schedule, shape inference, init_state) asks this.
+
+        **Arguments:**
+
+        - `layer`: the reading layer's index.
+        - `from_layer`: `from_layer(j)` gives what the edge from layer `j` reads.
+        - `from_input`: `from_input(k)` gives external input `k`.
+
+        **Returns:** the list of what `layer` receives, before concatenation.
+        """
         return ([from_layer(j) for j in self.input_connectivity[layer]]
                 + [from_input(k) for k in self.input_layer_ids[layer]])
 

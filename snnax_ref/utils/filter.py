@@ -18,7 +18,8 @@ __all__ = ["filter_value_and_grad", "filter_grad"]
 def filter_value_and_grad(fun: Callable = None, *, has_aux: bool = False,
                           filter_spec: Any = eqx.is_inexact_array) -> Callable:
     """`fun`'s value and its gradient with respect to the leaves of its first
-    argument that `filter_spec` selects; every other leaf's gradient is `None`.
+    argument that `filter_spec` selects; every other leaf's gradient is `None`
+    (upstream's `snnax.utils.filter`, SPEC.md §11).
 
     **Arguments:**
 
@@ -51,8 +52,15 @@ def filter_value_and_grad(fun: Callable = None, *, has_aux: bool = False,
 def filter_grad(fun: Callable = None, *, has_aux: bool = False,
                 filter_spec: Any = eqx.is_inexact_array) -> Callable:
     """The gradient of `fun` with respect to the leaves of its first argument
-    that `filter_spec` selects (`None` for the others); `(gradient, aux)` with
-    `has_aux`. Arguments as `filter_value_and_grad`."""
+    that `filter_spec` selects (`None` for the others) (upstream's
+    `snnax.utils.filter`, SPEC.md §11).
+
+    Takes `fun`, `has_aux` and `filter_spec` as `filter_value_and_grad`
+    does, and is a decorator the same way.
+
+    **Returns:** a function returning the gradient, or `(gradient, aux)` with
+    `has_aux`.
+    """
     if fun is None:
         return functools.partial(filter_grad, has_aux=has_aux, filter_spec=filter_spec)
     value_and_grad = filter_value_and_grad(fun, has_aux=has_aux, filter_spec=filter_spec)

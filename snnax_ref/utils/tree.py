@@ -19,15 +19,26 @@ __all__ = ["NEURON_PARAMS", "is_identifier", "has_identifier", "is_threshold",
            "apply_to_tree_leaf", "apply_to_tree_leaf_bytype"]
 
 NEURON_PARAMS = ["threshold", "leak", "decay_constant", "decay_constants", "reset_val"]
+"""The field names `is_neuron_param` looks for (upstream's list, SPEC.md §11)."""
 
 
 def is_identifier(name: str, leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `name`."""
+    """Whether `leaf` has an attribute `name` (SPEC.md §11).
+
+    **Arguments:** `name`, the attribute; `leaf`, any pytree node.
+
+    **Returns:** `hasattr(leaf, name)`.
+    """
     return hasattr(leaf, name)
 
 
 def has_identifier(name: str, leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `name` that is not `None`."""
+    """Whether `leaf` has an attribute `name` that is not `None` (SPEC.md §11).
+
+    **Arguments:** `name`, the attribute; `leaf`, any pytree node.
+
+    **Returns:** `getattr(leaf, name, None) is not None`.
+    """
     return getattr(leaf, name, None) is not None
 
 
@@ -36,29 +47,38 @@ def _named_array(name: str, leaf: Any) -> bool:
 
 
 def is_threshold(leaf: Any) -> bool:
-    """`leaf` has an attribute `threshold` and is a floating-point array."""
+    """Whether `leaf` has an attribute `threshold` and is a floating-point array
+    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
+    the argument `leaf` is any pytree node."""
     return _named_array("threshold", leaf)
 
 
 def is_decay_constant(leaf: Any) -> bool:
-    """`leaf` has an attribute `decay_constant` and is a floating-point array."""
+    """Whether `leaf` has an attribute `decay_constant` and is a floating-point array
+    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
+    the argument `leaf` is any pytree node."""
     return _named_array("decay_constant", leaf)
 
 
 def is_decay_constants(leaf: Any) -> bool:
-    """`leaf` has an attribute `decay_constants` and is a floating-point array."""
+    """Whether `leaf` has an attribute `decay_constants` and is a floating-point array
+    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
+    the argument `leaf` is any pytree node."""
     return _named_array("decay_constants", leaf)
 
 
 def is_reset_val(leaf: Any) -> bool:
-    """`leaf` has an attribute `reset_val` and is a floating-point array."""
+    """Whether `leaf` has an attribute `reset_val` and is a floating-point array
+    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
+    the argument `leaf` is any pytree node."""
     return _named_array("reset_val", leaf)
 
 
 def is_neuron_param(leaf: Any) -> bool:
-    """`leaf` has one of the attributes in `NEURON_PARAMS` and is a floating-point
-    array. (Upstream swaps `hasattr`'s arguments and raises a `TypeError`; this
-    is the evident intent, SPEC.md §11.)"""
+    """Whether `leaf` has one of the attributes in `NEURON_PARAMS` and is a
+    floating-point array. (Upstream swaps `hasattr`'s arguments and raises a
+    `TypeError`; this is the evident intent, SPEC.md §11.) **Returns:** a bool;
+    the argument `leaf` is any pytree node."""
     return any(is_identifier(name, leaf) for name in NEURON_PARAMS) \
         and eqx.is_inexact_array(leaf)
 
@@ -82,6 +102,8 @@ def apply_to_tree_leaf(pytree: Any, identifier: str, replace_fn: Callable) -> An
     - `pytree`: a model, or a filter tree of the same structure.
     - `identifier`: the field name, e.g. `"weight"` or `"decay_constants"`.
     - `replace_fn`: called on each old value; returns the new one.
+
+    **Returns:** the new pytree (SPEC.md §11); `pytree` is unchanged.
     """
     return _replace_named(pytree, identifier,
                           lambda node: has_identifier(identifier, node), replace_fn)
@@ -91,7 +113,13 @@ def apply_to_tree_leaf_bytype(pytree: Any, typ: type, identifier: str,
                               replace_fn: Callable) -> Any:
     """As `apply_to_tree_leaf`, only in nodes whose type is exactly `typ`.
     (Upstream calls its one-argument predicate with two arguments and raises
-    a `TypeError`; this is the evident intent, SPEC.md §11.)"""
+    a `TypeError`; this is the evident intent, SPEC.md §11.)
+
+    Takes `pytree`, `identifier` and `replace_fn` as `apply_to_tree_leaf`
+    does; `typ` is the node type (subclasses are not matched).
+
+    **Returns:** the new pytree.
+    """
     return _replace_named(pytree, identifier,
                           lambda node: type(node) is typ and has_identifier(identifier, node),
                           replace_fn)

@@ -12,15 +12,24 @@ from .stateful import StatefulLayer
 
 
 class BatchNormLayer(StatefulLayer):
-    """Per-feature normalisation with exponential running statistics.
-    State `[mean, var]` (var starts at one); the output is `y`.
+    """Per-feature normalisation over time with exponential running statistics
+    (SPEC.md §3.12). State `[mean, var]` (var starts at one); the output is `y`.
 
         mean = forget_weight*mean + (1 - forget_weight)*x
         var  = forget_weight*var  + (1 - forget_weight)*(x - mean)**2
-
-    `forget_weight` is the weight of the previous statistics, as the
-    documentation defines it.
         y    = gamma * (x - mean) / sqrt(var + eps)
+
+    **Arguments:**
+
+    - `eps`: added to the variance under the square root (default `1e-5`,
+      `>= 0`).
+    - `forget_weight`: the weight of the previous statistics, as the
+      documentation defines it (default 0.1, in `[0, 1]`).
+    - `gamma`: the scale (default 0.8), trainable.
+    - `init_fn`: kept for upstream's signature; the state starts at
+      `[0, 1]` whatever it is.
+    - `shape`: the feature shape, for a per-feature `gamma`.
+    - `key`: accepted for upstream's signature; unused.
     """
 
     eps: float = eqx.field(static=True)
@@ -44,9 +53,13 @@ class BatchNormLayer(StatefulLayer):
         self.gamma = as_parameter(gamma, self.shape, "BatchNormLayer", "gamma")
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[mean, var]` before the first step: zeros and ones of the input `shape`."""
         return [jnp.zeros(shape), jnp.ones(shape)]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.12): `state = [mean, var]` and the input `x` give
+        `([mean, var], y)`, the statistics updated first.
+        """
         mean, var = state
         mean = self.forget_weight * mean + (1.0 - self.forget_weight) * synaptic_input
         var = self.forget_weight * var + (1.0 - self.forget_weight) * (synaptic_input - mean) ** 2

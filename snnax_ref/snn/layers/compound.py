@@ -20,10 +20,19 @@ def receives_input_list(layer) -> bool:
 
 
 class CompoundLayer(StatefulLayer):
-    """A stateful layer made of `layers` applied one after the other each step.
+    """A stateful layer made of `layers` applied one after the other each step
+    (SPEC.md §5).
 
     State: a list with one entry per member, the member's state (`None` for a
-    stateless member). Output: the last member's output.
+    stateless member). Output: the last member's output. With a key, member
+    `k` gets `split(key, len(layers))[k]`.
+
+    **Arguments:**
+
+    - `layers`: the members, in order (at least one): stateful layers and
+      stateless equinox modules alike.
+    - `init_fn`: kept for `StatefulLayer`'s signature; each member
+      initialises its own state.
     """
 
     layers: list
@@ -39,7 +48,17 @@ class CompoundLayer(StatefulLayer):
         self.layers = list(layers)
 
     def init_state(self, shape, key=None, *args, **kwargs):
-        """`shape`: the input's shape (a list of shapes when headed by a `Parallel`)."""
+        """The members' states, in order (SPEC.md §5).
+
+        **Arguments:**
+
+        - `shape`: the input's shape (a list of shapes when headed by a
+          `Parallel`); each member gets the shape the members before it give.
+        - `key`: split into one key per member.
+
+        **Returns:** one entry per member: its `init_state`, or `None` for a
+        stateless member.
+        """
         states = []
         for k, (member, member_key) in enumerate(zip(self.layers, layer_keys(key, len(self.layers)))):
             if isinstance(member, StatefulLayer):
@@ -55,6 +74,9 @@ class CompoundLayer(StatefulLayer):
         return states
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §5): each member on the previous member's output;
+        returns `(new member states, last member's output)`.
+        """
         new_states = []
         hidden = synaptic_input
         for member, member_state, member_key in zip(

@@ -9,10 +9,18 @@ from .spiking import clamped_decay, layer_constants
 
 
 class SimpleLI(StatefulLayer):
-    """Leaky integrator. State `[V]`; the output is `V`.
+    """Leaky integrator (SPEC.md §3.3), also named `LI`. State `[V]`; the output
+    is `V` (no spikes).
 
         a = clamp(0.5, dc[0], 1)
         V = a*V + (1 - a)*x
+
+    **Arguments:**
+
+    - `decay_constants`: `[membrane decay]` (default `[0.95]`), trainable.
+    - `init_fn`: `init_fn(shape, key)` gives the initial `V`; default zeros.
+    - `shape`: the neuron shape, for per-neuron constants.
+    - `key`: accepted for upstream's signature; unused.
     """
 
     decay_constants: Array
@@ -23,9 +31,13 @@ class SimpleLI(StatefulLayer):
                                                ("membrane decay",), "SimpleLI")
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[V]` before the first step: `[init_fn(shape, key)]`."""
         return [self.init_fn(shape, key, *args, **kwargs)]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.3): `state = [V_prev]` and the input `x` give
+        `([V], V)`.
+        """
         (membrane,) = state
         membrane_decay = clamped_decay(self.decay_constants[0])
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_input

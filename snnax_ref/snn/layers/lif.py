@@ -12,12 +12,21 @@ from .stateful import warn_ignored_arguments
 
 
 class SimpleLIF(SpikingLayer):
-    """LIF without synaptic current. State `[V, S]`.
+    """LIF without synaptic current (SPEC.md §3.4). State `[V, S]`.
 
         a = clamp(0.5, dc[0], 1)
         V = a*V + (1 - a)*x
         S = H(V - threshold)
         V = V - R(V*S)   (reset_val None)   or   V - R(softplus(reset_val)*S)
+
+    **Arguments:**
+
+    - `decay_constants`: `[membrane decay]` (default `[0.95]`; a scalar is
+      the one constant), trainable.
+    - `threshold`, `spike_fn`, `stop_reset_grad`, `reset_val`, `init_fn`, `shape`,
+      `key`: the common neuron arguments (SPEC.md §3).
+    - `ignored`: unknown keyword arguments, ignored with a warning, as
+      upstream's `**kwargs` ignores them (SPEC.md §3.10).
     """
 
     decay_constants: Array
@@ -31,9 +40,13 @@ class SimpleLIF(SpikingLayer):
                                                "SimpleLIF")
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[V, S]` before the first step: `[init_fn(shape, key), zeros(shape)]`."""
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape)]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.4): `state = [V, S_prev]` and the input `x` give
+        `([V, S], S)`.
+        """
         membrane, _ = state
         membrane_decay = clamped_decay(self.decay_constants[0])
         membrane = membrane_decay * membrane + (1.0 - membrane_decay) * synaptic_input
@@ -47,14 +60,21 @@ class SimpleLIF(SpikingLayer):
 
 
 class LIF(SpikingLayer):
-    """LIF with synaptic current; resets with the previous spikes first.
-    State `[V, I, S]`.
+    """LIF with synaptic current; resets with the previous spikes first
+    (SPEC.md §3.5). State `[V, I, S]`.
 
         a = clamp(0.5, dc[0], 1);  b = clamp(0.5, dc[1], 1)
         V = V - R(V*S_prev)   (reset_val None)   or   V - R((V - reset_val)*S_prev)
         V = a*V + (1 - a)*I_prev
         I = b*I_prev + (1 - b)*x
         S = H(V - threshold)
+
+    **Arguments:**
+
+    - `decay_constants`: `[membrane decay, current decay]` (default
+      `[0.95, 0.9]`), trainable.
+    - `threshold`, `spike_fn`, `stop_reset_grad`, `reset_val`, `init_fn`, `shape`,
+      `key`: the common neuron arguments (SPEC.md §3).
     """
 
     decay_constants: Array
@@ -68,22 +88,30 @@ class LIF(SpikingLayer):
             type(self).__name__)
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[V, I, S]` before the first step: `[init_fn(shape, key), zeros, zeros]`."""
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
 
     def decays(self):
-        """`(a, b)`: the membrane and synaptic current decays."""
+        """`(a, b)`: the membrane and synaptic current decays, clamped (SPEC.md §3.5)."""
         return clamped_decay(self.decay_constants[0]), clamped_decay(self.decay_constants[1])
 
     def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
+        """`v` in the reset `V - R(v)` (SPEC.md §3.5): `V*S_prev`, or
+        `(V - reset_val)*S_prev` with a `reset_val`.
+        """
         if self.reset_val is None:
             return membrane * previous_spikes
         return (membrane - self.reset_val) * previous_spikes
 
     def after_reset(self, membrane: Array, previous_spikes: Array) -> Array:
-        """`V - R(reset_term)`: the membrane once the previous spikes reset it."""
+        """`V - R(reset_term)`: the membrane once the previous spikes reset it
+        (SPEC.md §3.5)."""
         return membrane - self.apply_stop_reset_grad(self.reset_term(membrane, previous_spikes))
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.5): `state = [V, I_prev, S_prev]` and the input `x`
+        give `([V, I, S], S)`.
+        """
         membrane, synaptic_current, previous_spikes = state
         membrane_decay, current_decay = self.decays()
         membrane = self.after_reset(membrane, previous_spikes)
@@ -94,20 +122,23 @@ class LIF(SpikingLayer):
 
 
 class LIFSoftReset(LIF):
-    """LIF whose reset subtracts a constant. State `[V, I, S]`.
+    """LIF whose reset subtracts a constant (SPEC.md §3.6). State `[V, I, S]`.
 
-    As `LIF`, with the reset `V = V - R(S_prev)` (reset_val None) or
-    `V = V - R(reset_val*S_prev)`.
+    As `LIF`, same arguments, with the reset `V = V - R(S_prev)` (reset_val
+    None) or `V = V - R(reset_val*S_prev)`.
     """
 
     def reset_term(self, membrane: Array, previous_spikes: Array) -> Array:
+        """`v` in the reset `V - R(v)` (SPEC.md §3.6): `S_prev`, or
+        `reset_val*S_prev` with a `reset_val`.
+        """
         if self.reset_val is None:
             return previous_spikes
         return self.reset_val * previous_spikes
 
 
 class AdaptiveLIF(SpikingLayer):
-    """LIF with an adaptation variable fed back into the membrane.
+    """LIF with an adaptation variable fed back into the membrane (SPEC.md §3.7).
     State `[V, A, S]`.
 
         a = clamp(0.5, dc[0], 1);                b = clamp(0.5, ada_decay_constant[0], 1)
@@ -119,6 +150,15 @@ class AdaptiveLIF(SpikingLayer):
         S = H(V - threshold)
         A = (1 - b)*c*V + b*A - d*sg(S)       (V before its reset)
         V = V - R(V*S)   or   V - R(reset_val*S)
+
+    **Arguments:**
+
+    - `decay_constants`: `[membrane decay]` (default `[0.95]`).
+    - `ada_decay_constant`: `[adaptation decay]` (default `[0.8]`).
+    - `ada_step_val`: `[adaptation step per spike]` (default `[1.0]`).
+    - `ada_coupling_var`: `[coupling of V into A]` (default `[0.5]`).
+    - `threshold`, `spike_fn`, `stop_reset_grad`, `reset_val`, `init_fn`, `shape`,
+      `key`: the common neuron arguments (SPEC.md §3).
     """
 
     decay_constants: Array
@@ -143,9 +183,13 @@ class AdaptiveLIF(SpikingLayer):
                                                 "ada_coupling_var")
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[V, A, S]` before the first step: `[init_fn(shape, key), zeros, zeros]`."""
         return [self.init_fn(shape, key, *args, **kwargs), jnp.zeros(shape), jnp.zeros(shape)]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.7): `state = [V, A, S_prev]` and the input `x` give
+        `([V, A, S], S)`.
+        """
         membrane, adaptation, _ = state
         membrane_decay = clamped_decay(self.decay_constants[0])
         adaptation_decay = clamped_decay(self.ada_decay_constant[0])

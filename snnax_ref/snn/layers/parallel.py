@@ -9,7 +9,8 @@ from .stateful import StatefulLayer, layer_keys
 
 
 class Parallel(eqx.Module):
-    """Applies `layers[k]` to `inputs[k]` and returns the sum of the results.
+    """Applies `layers[k]` to `inputs[k]` and returns the sum of the results
+    (SPEC.md §5).
 
     In a `StatefulModel` graph a `Parallel` layer receives the list of its
     inputs (connected layers, then external inputs) instead of their
@@ -19,6 +20,10 @@ class Parallel(eqx.Module):
     calls each member as `layer(x)`, which a `StatefulLayer` cannot take
     (SPEC.md §5). Put stateful layers after the `Parallel`, e.g. in a
     `CompoundLayer(Parallel([...]), snn.LIF())`.
+
+    **Arguments:**
+
+    - `layers`: a list of stateless layers, one per input.
     """
 
     layers: list
@@ -41,6 +46,9 @@ class Parallel(eqx.Module):
                     "the Parallel, e.g. CompoundLayer(Parallel([...]), LIF()).")
 
     def __call__(self, inputs: Sequence[Array], *, key: Optional[Array] = None) -> Array:
+        """`sum(layers[k](inputs[k]))`; with a `key`, member `k` gets
+        `split(key, len(layers))[k]`, without one it is called as `layer(x)`.
+        """
         if len(inputs) != len(self.layers):
             raise ValueError(f"Parallel has {len(self.layers)} layers but received "
                              f"{len(inputs)} inputs; give one input per layer.")

@@ -73,6 +73,9 @@ class _SpikingMaxPool(eqx.Module):
         self.spike_fn = spike_fn
 
     def __call__(self, x: Array, *, key: Optional[Array] = None) -> Array:
+        """`spike_fn(maxpool(x) - threshold)` for one sample `x` (channels first);
+        `key` is unused.
+        """
         spatial = x.shape[1:]
         for axis, (size, kernel, (low, high)) in enumerate(
                 zip(spatial, self.pool.kernel_size, self.pool.padding)):
@@ -85,14 +88,29 @@ class _SpikingMaxPool(eqx.Module):
 
 
 class SpikingMaxPool1d(_SpikingMaxPool):
-    """`spike_fn(maxpool1d(x) - threshold)`, channels first."""
+    """`spike_fn(maxpool1d(x) - threshold)`, channels first (SPEC.md §3.11).
+
+    Stateless. An input smaller than the window (after padding) is a
+    `ValueError`.
+
+    **Arguments** (equinox's pooling arguments, then the spike's):
+
+    - `kernel_size`, `stride` (default 1), `padding` (default 0),
+      `use_ceil` (default `False`): as equinox's max pool's.
+    - `threshold`: subtracted before the spike function (default 1.0).
+    - `spike_fn`: the spike function (default `superspike_surrogate(10.0)`).
+    """
 
     pool_class = eqx.nn.MaxPool1d
     num_spatial_dims = 1
 
 
 class SpikingMaxPool2d(_SpikingMaxPool):
-    """`spike_fn(maxpool2d(x) - threshold)`, channels first."""
+    """`spike_fn(maxpool2d(x) - threshold)`, channels first (SPEC.md §3.11).
+
+    As `SpikingMaxPool1d`, over two spatial axes: `kernel_size`, `stride`,
+    `padding`, `use_ceil`, `threshold`, `spike_fn`.
+    """
 
     pool_class = eqx.nn.MaxPool2d
     num_spatial_dims = 2

@@ -9,12 +9,22 @@ from .stateful import abstract_output_shape
 
 
 class ResNetBlock(CompoundLayer):
-    """A `CompoundLayer` whose output is the last member's output plus the input.
+    """A `CompoundLayer` whose output is the last member's output plus the input
+    (SPEC.md §3.13).
 
-    State: as `CompoundLayer`. The members must preserve the input's shape.
+    State: as `CompoundLayer`. The members must preserve the input's shape
+    (else `init_state` raises a `ValueError`).
+
+    **Arguments:**
+
+    - `layers`: the members, in order, as `CompoundLayer`'s.
+    - `init_fn`: as `CompoundLayer`'s.
     """
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """As `CompoundLayer.init_state`, after checking that the members keep the
+        input's `shape` (SPEC.md §3.13).
+        """
         shape = tuple(shape)
         block_output_shape = abstract_output_shape(CompoundLayer(*self.layers), shape)
         if block_output_shape != shape:
@@ -24,5 +34,6 @@ class ResNetBlock(CompoundLayer):
         return super().init_state(shape, key)
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.13): `CompoundLayer`'s, its output plus the input."""
         new_states, block_output = super().__call__(state, synaptic_input, key=key)
         return new_states, block_output + synaptic_input

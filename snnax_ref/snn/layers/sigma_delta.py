@@ -11,7 +11,8 @@ from .stateful import StatefulLayer
 
 
 class SigmaDelta(StatefulLayer):
-    """Sigma-delta neuron. State `[i, e, m, s, S]`; decays are not clamped.
+    """Sigma-delta neuron (SPEC.md §3.8). State `[i, e, m, s, S]`; decays are not
+    clamped, and nothing resets.
 
         input_decay, membrane_decay, feedback_decay = dc
         i = i*input_decay + x           (sigma: accumulated input)
@@ -19,6 +20,15 @@ class SigmaDelta(StatefulLayer):
         m = m*membrane_decay + e        (delta membrane)
         S = H(m - threshold)
         s = s*feedback_decay + S        (fed-back spikes)
+
+    **Arguments:**
+
+    - `decay_constants`: `[input_decay, membrane_decay, feedback_decay]`
+      (default `[0.95, 0.95, 0.95]`), trainable.
+    - `threshold`, `spike_fn`: as every neuron's (SPEC.md §3).
+    - `init_fn`: `init_fn(shape, key)` gives the initial membrane `m`.
+    - `shape`: the neuron shape, for per-neuron constants.
+    - `key`: accepted for upstream's signature; unused.
     """
 
     decay_constants: Array
@@ -38,10 +48,14 @@ class SigmaDelta(StatefulLayer):
 
     def init_state(self, shape, key=None, *args, **kwargs):
         # init_fn initialises the membrane, as in every other neuron (SPEC.md §3.8).
+        """`[i, e, m, s, S]` before the first step: zeros, with `m = init_fn(shape, key)`."""
         zeros = jnp.zeros(shape)
         return [zeros, zeros, self.init_fn(shape, key, *args, **kwargs), zeros, zeros]
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.8): `state = [i, e, m, s, S_prev]` and the input `x`
+        give `([i, e, m, s, S], S)`.
+        """
         sigma, error, membrane, feedback, _ = state
         input_decay, membrane_decay, feedback_decay = self.decay_constants
         sigma = sigma * input_decay + synaptic_input

@@ -13,7 +13,8 @@ from .stateful import StatefulLayer, TrainableArray, checked_shape, warn_user
 
 
 class SRM(StatefulLayer):
-    """Spike response model around a stateless `layer`. State `[p, q, r, S]`.
+    """Spike response model around a stateless `layer` (SPEC.md §3.9). State
+    `[p, q, r, S]`.
 
     `p, q` have the input's shape; `r, S` the shape of `layer`'s output.
 
@@ -28,6 +29,22 @@ class SRM(StatefulLayer):
     `reset_val=None` means `rv = 0` (no refractoriness), frozen; a given
     `reset_val` is one trainable value for the layer. The state holds no
     membrane, so an `init_fn` is ignored, with a warning (SPEC.md §3.9).
+
+    **Arguments:**
+
+    - `layer`: a stateless module applied to `q` every step (say an
+      `eqx.nn.Linear`); a `StatefulLayer` is a `TypeError`.
+    - `decay_constants`: `[a, b]`, the decays of `p` and `q` (default
+      `[0.95, 0.9]`); per input neuron with `input_shape`.
+    - `r_decay_constants`: `[g]`, the refractory decay (default `[0.9]`).
+    - `reset_val`: `rv`, one value for the layer; `None` (default) is 0,
+      frozen.
+    - `stop_reset_grad`: kept for upstream's signature; no effect (the
+      refractory input is always stop-gradiented).
+    - `input_shape`: the input's shape, for per-neuron `decay_constants`.
+    - `shape`: the output's shape, for per-neuron `r_decay_constants`.
+    - `threshold`, `spike_fn`, `init_fn`, `key`: the common neuron arguments
+      (SPEC.md §3); `init_fn` is ignored, `key` unused.
     """
 
     layer: eqx.Module
@@ -71,6 +88,9 @@ class SRM(StatefulLayer):
         return eqx.filter_eval_shape(self.layer, mock).shape
 
     def init_state(self, shape, key=None, *args, **kwargs):
+        """`[p, q, r, S]` before the first step, all zeros: `p, q` of the input
+        `shape`, `r, S` of `layer`'s output shape.
+        """
         output_shape = self._output_shape(shape)
         return [jnp.zeros(shape), jnp.zeros(shape),
                 jnp.zeros(output_shape), jnp.zeros(output_shape)]
@@ -81,9 +101,15 @@ class SRM(StatefulLayer):
         return self.layer(jnp.zeros(shape))
 
     def initial_output(self, input_shape, output_shape, *, key: Optional[Array] = None):
+        """`init_out(input_shape)`: SRM's initial output is upstream's, computed on
+        its input shape (SPEC.md §2, §3.9).
+        """
         return self.init_out(input_shape, key=key)
 
     def __call__(self, state, synaptic_input, *, key: Optional[Array] = None):
+        """One step (SPEC.md §3.9): `state = [p, q, r, S_prev]` and the input `x`
+        give `([p, q, r, S], S)`.
+        """
         p, q, refractory, previous_spikes = state
         p_decay = clamped_decay(self.decay_constants[0])
         q_decay = clamped_decay(self.decay_constants[1])

@@ -19,7 +19,16 @@ StatefulOutput = Tuple[Any, Array]
 
 
 def default_init_fn(shape: StateShape, key: Optional[Array] = None, *args, **kwargs) -> Array:
-    """Zeros of `shape` in JAX's default float dtype."""
+    """Zeros of `shape` in JAX's default float dtype: every layer's `init_fn`
+    when none is given (SPEC.md §2).
+
+    **Arguments:**
+
+    - `shape`: the shape of the array.
+    - `key`: unused (an `init_fn` may draw random values with it).
+
+    **Returns:** `jnp.zeros(shape)`.
+    """
     return jnp.zeros(shape)
 
 
@@ -28,6 +37,12 @@ class TrainableArray(eqx.Module):
 
     `.data` is the array; with `requires_grad=False` it is stop-gradiented, so
     every gradient with respect to `value` is exactly zero (SPEC.md §2).
+    Build one with `StatefulLayer.init_parameters`.
+
+    **Arguments:**
+
+    - `value`: the array.
+    - `requires_grad`: `False` freezes it (default `True`).
     """
 
     value: Array
@@ -35,10 +50,12 @@ class TrainableArray(eqx.Module):
 
     @property
     def data(self) -> Array:
+        """The array: `value`, stop-gradiented unless `requires_grad`."""
         return self.value if self.requires_grad else lax.stop_gradient(self.value)
 
     @property
     def shape(self) -> tuple:
+        """`value.shape`."""
         return self.value.shape
 
 
@@ -135,7 +152,11 @@ def layer_keys(key: Optional[Array], count: int) -> list:
 
 
 class StatefulLayer(eqx.Module):
-    """Base class of layers with state: `(state, x) -> (new_state, output)`.
+    """Base class of layers with state: `(state, x) -> (new_state, output)`
+    (SPEC.md §2).
+
+    A subclass defines `init_state` and `__call__`; a model carries each
+    layer's state between steps and feeds its output along the graph's edges.
 
     **Arguments:**
 
@@ -158,7 +179,7 @@ class StatefulLayer(eqx.Module):
     @staticmethod
     def init_parameters(parameters, shape: Optional[StateShape] = None,
                         requires_grad: bool = True) -> TrainableArray:
-        """Parameters as a `TrainableArray` (read them with `.data`).
+        """Parameters as a `TrainableArray` (read them with `.data`) (SPEC.md §2).
 
         A scalar is broadcast to `shape`; a sequence of `k` per-component
         constants becomes an array of shape `(k, *shape)` (whatever `k`); an
@@ -167,6 +188,16 @@ class StatefulLayer(eqx.Module):
         `(k, *shape)`; a
         `TrainableArray` contributes its value, frozen if either it or
         `requires_grad` says so.
+
+        **Arguments:**
+
+        - `parameters`: a scalar, a sequence, an array or a `TrainableArray`.
+        - `shape`: the neuron shape to lay the parameters out for; `None`
+          keeps them as given.
+        - `requires_grad`: `False` freezes them (`.data` is stop-gradiented).
+
+        **Returns:** a `TrainableArray`; a layout that fits none of the rules
+        is a `ValueError` naming both shapes.
         """
         if isinstance(parameters, TrainableArray):
             requires_grad = requires_grad and parameters.requires_grad
@@ -174,21 +205,43 @@ class StatefulLayer(eqx.Module):
 
     def init_state(self, shape: StateShape, key: Optional[Array] = None,
                    *args, **kwargs) -> Any:
-        """The state before the first step; default `init_fn(shape, key)`, one array."""
+        """The state before the first step (SPEC.md §2); default `init_fn(shape, key)`,
+        one array.
+
+        **Arguments:**
+
+        - `shape`: the shape of what the layer receives.
+        - `key`: a PRNG key for a random `init_fn`; may be `None`.
+
+        **Returns:** the state, in the layer's layout (SPEC.md §3 gives each
+        layer's).
+        """
         return self.init_fn(shape, key, *args, **kwargs)
 
     def init_out(self, shape: StateShape, *, key: Optional[Array] = None) -> Array:
-        """The output before the first step: zeros of the output `shape`."""
+        """The output before the first step: zeros of the output `shape`
+        (SPEC.md §2)."""
         return jnp.zeros(shape)
 
     def initial_output(self, input_shape: StateShape, output_shape: StateShape, *,
                        key: Optional[Array] = None) -> Array:
         """What edges read from this layer at `t = 0`: `init_out(output_shape)`
-        (a layer whose `init_out` takes its input shape, as SRM's, overrides this)."""
+        (a layer whose `init_out` takes its input shape, as SRM's, overrides this)
+        (SPEC.md §2)."""
         return self.init_out(output_shape, key=key)
 
     def __call__(self, state: Any, synaptic_input: Array, *,
                  key: Optional[Array] = None) -> StatefulOutput:
+        """One step (SPEC.md §2).
+
+        **Arguments:**
+
+        - `state`: the state, as `init_state` or the previous step left it.
+        - `synaptic_input`: what the layer receives this step (SPEC.md §4.3).
+        - `key`: a PRNG key for this step and layer, or `None`.
+
+        **Returns:** `(new_state, output)`.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must define "
             "__call__(state, synaptic_input, *, key=None) -> (new_state, output)")
@@ -199,15 +252,27 @@ class RequiresStateLayer(eqx.Module):
 
     It carries no state: in a model it is called as `layer(x, key=key)` like
     any stateless equinox module (SPEC.md §3.11). Kept so that client code
-    subclassing it imports unchanged.
+    subclassing it imports unchanged; it takes no arguments.
     """
 
     def __call__(self, x: Array, *, key: Optional[Array] = None) -> Array:
+        """`layer(x, key=key) -> output`: a subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} must define __call__(x, *, key=None)")
 
 
 def call_layer(layer, state: Any, synaptic_input, key: Optional[Array]) -> Tuple[Any, Array]:
-    """One step of any layer: `(state, output)`; a stateless layer's state is `None`."""
+    """One step of any layer (SPEC.md §4.4): a `StatefulLayer` as
+    `layer(state, x, key=key)`, any other module as `layer(x, key=key)`.
+
+    **Arguments:**
+
+    - `layer`: the layer.
+    - `state`: its state (ignored for a stateless layer).
+    - `synaptic_input`: what it receives this step.
+    - `key`: its key for this step, or `None`.
+
+    **Returns:** `(new_state, output)`; a stateless layer's state is `None`.
+    """
     if isinstance(layer, StatefulLayer):
         return layer(state, synaptic_input, key=key)
     return None, layer(synaptic_input, key=key)
