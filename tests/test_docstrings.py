@@ -79,6 +79,38 @@ def test_every_public_class_and_function_is_documented(module_name, name, value)
         assert "**Returns:**" in docstring, f"{module_name}.{name}'s docstring has no **Returns:**"
 
 
+def _documented_arguments(docstring: str) -> list:
+    """The names an `**Arguments:**` list documents: its items' leading
+    `` `name` `` (or `` `a`, `b` ``) before the colon."""
+    names = []
+    for item in re.findall(r"^\s*- ((?:`\w+`,?\s*)+):", docstring, flags=re.M):
+        names += re.findall(r"`(\w+)`", item)
+    return names
+
+
+def _signature_names(value) -> set:
+    try:
+        return set(inspect.signature(value).parameters) - {"self"}
+    except (TypeError, ValueError):
+        return set()
+
+
+@pytest.mark.parametrize("module_name, name, value", ROUTINES, ids=_ids(ROUTINES))
+def test_every_documented_argument_exists(module_name, name, value):
+    """What griffe's Google parser would warn about (`docstring_style: null`
+    parses no sections, so the check is here): an argument documented in an
+    `**Arguments:**` list that the signature does not take, the class's and
+    its public methods' alike."""
+    routines = [(name, value)]
+    if inspect.isclass(value):
+        routines += [(f"{name}.{method}", vars(value)[method]) for method in _public_methods(value)
+                     if inspect.isfunction(vars(value)[method])]
+    for where, routine in routines:
+        docstring = _own_docstring(routine) if routine is value else routine.__doc__ or ""
+        unknown = set(_documented_arguments(docstring)) - _signature_names(routine)
+        assert not unknown, f"{module_name}.{where} documents arguments it does not take: {unknown}"
+
+
 def _public_methods(cls) -> list:
     """The methods and properties `cls` itself defines that the API reference
     lists: public names and `__call__` (mkdocs.yml's filters)."""
