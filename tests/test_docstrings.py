@@ -5,7 +5,7 @@ the API reference (docs/api/*.md) lists every exported name.
 
 Public means exported (`__all__`) by `snnax_ref.snn`, `snnax_ref.snn.layers`,
 `snnax_ref.snn.composed`, `snnax_ref.functional`, `snnax_ref.utils.filter`,
-`snnax_ref.utils.tree` and `snnax_ref.as_snnax`. The docstrings are Markdown
+`snnax_ref.utils.tree`, `snnax_ref.as_snnax` and `snnax_ref.nir`. The docstrings are Markdown
 in equinox's style (an `**Arguments:**` list, `**Returns:**`), rendered by
 mkdocstrings with `docstring_style: null` (mkdocs.yml).
 """
@@ -21,7 +21,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODULES = ["snnax_ref.snn", "snnax_ref.snn.layers", "snnax_ref.snn.composed",
            "snnax_ref.functional", "snnax_ref.utils.filter", "snnax_ref.utils.tree",
-           "snnax_ref.as_snnax"]
+           "snnax_ref.as_snnax", "snnax_ref.nir"]
 SPEC_SECTION = re.compile(r"SPEC(?:\.md)? §\d+")
 # Names the API reference need not give a heading of their own.
 ALIASES = {"LI"}  # snn.LI is snn.SimpleLI, said on the layers page

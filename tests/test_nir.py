@@ -232,8 +232,27 @@ def test_export_writes_the_clamped_decay():
     cuba = graph.nodes["layer2_LIF"]
     np.testing.assert_allclose(cuba.tau_mem, [1.0, 1.0], rtol=1e-6)  # float32 0.9
     np.testing.assert_allclose(cuba.tau_syn, [0.2, 0.2])
-    np.testing.assert_array_equal(cuba.r, [1.0, 1.0])
-    np.testing.assert_array_equal(cuba.w_in, [1.0, 1.0])
+
+
+def test_lif_exports_with_unit_input_gain_per_step():
+    """LIF writes r = tau_mem/dt, w_in = tau_syn/dt (each step adds its input
+    unscaled, the form snnTorch's importer requires), threshold and reset
+    scaled by r*w_in; a decay of 1 keeps a gain of 1; import reads it back."""
+    dt = 0.1
+    layer = snn.LIF(jnp.array([[0.9, 1.0], [0.5, 0.75]]), threshold=0.7, reset_val=0.2)
+    graph = snnax_nir.to_nir(snn.Sequential(layer), (2,), dt=dt)
+    cuba = graph.nodes["layer0_LIF"]
+    a, b = np.asarray(layer.decay_constants, dtype=np.float64)
+    np.testing.assert_allclose(cuba.r, [1 / (1 - a[0]), 1.0])  # tau_mem = inf: gain 1
+    np.testing.assert_allclose(cuba.w_in, 1 / (1 - b))
+    np.testing.assert_array_equal(cuba.r, np.where(np.isinf(cuba.tau_mem), 1.0, cuba.tau_mem / dt))
+    np.testing.assert_array_equal(cuba.w_in, cuba.tau_syn / dt)
+    np.testing.assert_allclose(cuba.v_threshold, 0.7 * cuba.r * cuba.w_in, rtol=1e-6)
+    np.testing.assert_allclose(cuba.v_reset, 0.2 * cuba.r * cuba.w_in, rtol=1e-6)
+    back = snnax_nir.from_nir(graph).model.layers[0]  # dt from the graph's metadata
+    np.testing.assert_allclose(back.threshold, 0.7, rtol=1e-6)
+    np.testing.assert_allclose(back.reset_val, 0.2, rtol=1e-6)
+    np.testing.assert_allclose(back.decay_constants, layer.decay_constants, rtol=1e-6)
 
 
 # -- §10 rows: the graph ------------------------------------------------------------------
@@ -616,7 +635,7 @@ def hand_built_graph():
     edges = [("input", "affine_in"), ("affine_in", "cuba"), ("cuba", "recurrent"),
              ("recurrent", "cuba"), ("cuba", "affine_hidden"), ("affine_hidden", "lif"),
              ("lif", "readout"), ("readout", "li"), ("li", "output"), ("lif", "spikes")]
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": 1.0})
 
 
 def test_a_nir_file_written_by_nir_runs_as_the_oracle_says(tmp_path, capsys):
@@ -663,5 +682,90 @@ def test_nir_check_reports_a_deviation_and_unusable_files(tmp_path, capsys, monk
     assert "cannot read it" in capsys.readouterr().err
     delayed = chain(nir.Delay(delay=np.ones(2)), in_shape=(2,))
     nir.write(tmp_path / "delay.nir", delayed)
-    assert nir_check.main([str(tmp_path / "delay.nir")]) == 2
+    assert nir_check.main([str(tmp_path / "delay.nir"), "--dt", "1"]) == 2
     assert "'n0' (Delay)" in capsys.readouterr().err
+
+
+# -- §10: the time step, shared parameters, a batch axis -----------------------------------
+
+def _lif_chain(metadata=None, **fields):
+    values = dict(tau=np.full(3, 4e-4), r=np.ones(3), v_leak=np.zeros(3),
+                  v_threshold=np.ones(3), v_reset=np.zeros(3))
+    values.update(fields)
+    graph = chain(nir.LIF(**values), in_shape=(3,))
+    graph.metadata = dict(metadata or {})
+    return graph
+
+
+def test_dt_comes_from_the_graph_unless_given(recwarn):
+    graph = _lif_chain({"dt": 1e-4})
+    decay = lambda imported: float(np.asarray(imported.model.layers[0].decay_constants)[0])
+    assert decay(snnax_nir.from_nir(graph)) == pytest.approx(0.75)  # 1 - 1e-4/4e-4
+    with pytest.warns(snnax_nir.TimeStepWarning, match=r"dt=0\.0002 given.*metadata\['dt'\]=0\.0001"):
+        assert decay(snnax_nir.from_nir(graph, dt=2e-4)) == pytest.approx(0.5)  # given dt wins
+    with pytest.raises(ValueError) as missing:
+        snnax_nir.from_nir(_lif_chain())
+    message = str(missing.value)
+    assert "\n" not in message and "no time step" in message
+    for said in ("snnTorch 1.0 exports for dt=1e-4", "Norse 1.1", "1e-06",
+                 "this graph's time constants allow dt <= 0.0002"):
+        assert said in message, said
+    with pytest.raises(ValueError, match=r"node 'n0' \(LIF\): tau=0\.0004 at index \(0,\): with "
+                                         r"dt=0\.001 .*allow dt <= 0\.0002"), \
+            pytest.warns(snnax_nir.TimeStepWarning):
+        snnax_nir.from_nir(graph, dt=1e-3)
+
+
+def test_shared_neuron_parameters_broadcast_to_the_layer():
+    """Norse writes one 0-d value for all neurons, snnTorch a (1,) threshold."""
+    zero_d = _lif_chain({"dt": 1e-4}, tau=np.array(4e-4), r=np.array(2.0),
+                        v_leak=np.array(0.0), v_threshold=np.array(1.0), v_reset=np.array(0.0))
+    one = _lif_chain({"dt": 1e-4}, tau=np.array([4e-4]), r=np.array([2.0]),
+                     v_leak=np.zeros(1), v_threshold=np.ones(1), v_reset=np.zeros(1))
+    per_neuron = _lif_chain({"dt": 1e-4}, r=np.full(3, 2.0))
+    x = jnp.asarray(np.random.default_rng(0).normal(0, 2, (20, 3)))
+    runs = []
+    for graph in (zero_d, one, per_neuron):
+        imported = snnax_nir.from_nir(graph)
+        runs.append(imported.model(imported.init_state(), x, jax.random.PRNGKey(0))[1][0])
+    assert 0 < np.sum(runs[2]) < runs[2].size
+    np.testing.assert_array_equal(runs[0], runs[2])
+    np.testing.assert_array_equal(runs[1], runs[2])
+    with pytest.raises(ValueError, match=r"node 'n0' \(LIF\): tau has shape \(2,\), which does "
+                                         r"not broadcast to the shape \(3,\) of its inputs"):
+        snnax_nir.from_nir(_lif_chain({"dt": 1e-4}, tau=np.full(2, 4e-4), r=np.ones(2),
+                                      v_leak=np.zeros(2), v_threshold=np.ones(2),
+                                      v_reset=np.zeros(2)))
+
+
+def test_a_leading_batch_axis_of_one_on_the_input_is_dropped():
+    weight = np.random.default_rng(1).normal(0, 1, (3, 4))
+    def graph_with_input(shape):
+        return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array(shape)}),
+                                   "affine": nir.Affine(weight=weight, bias=np.zeros(3)),
+                                   "output": nir.Output(output_type={"output": np.array([3])})},
+                            edges=[("input", "affine"), ("affine", "output")],
+                            type_check=False, metadata={"dt": 1.0})
+    assert snnax_nir.from_nir(graph_with_input([1, 4])).in_shape == (4,)
+    assert snnax_nir.from_nir(graph_with_input([4])).in_shape == (4,)
+    with pytest.raises(ValueError, match=r"Input node 'input' has shape \(5, 4\), whose leading "
+                                         r"axis \(size 5\) is a batch axis: node 'affine' \(Affine\)"
+                                         r" reads 1-d samples"):
+        snnax_nir.from_nir(graph_with_input([5, 4]))
+    with pytest.raises(ValueError, match=r"its weight of shape \(3, 4\) reads inputs of shape "
+                                         r"\(4,\), but it receives \(6,\)"):
+        snnax_nir.from_nir(graph_with_input([6]))
+
+
+def test_check_nir_reads_dt_from_the_graph_and_says_what_to_pass(tmp_path, capsys):
+    path = tmp_path / "lif.nir"
+    nir.write(path, _lif_chain({"dt": 1e-4}))
+    assert nir_check.main([str(path), "--steps", "20"]) == 0
+    assert "dt=0.0001 (from the graph's metadata)" in capsys.readouterr().out
+    nir.write(path, _lif_chain())
+    assert nir_check.main([str(path), "--steps", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "check-nir: no time step" in err and "snnTorch 1.0 exports for dt=1e-4" in err
+    assert nir_check.main([str(path), "--steps", "20", "--dt", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "tau=0.0004 with dt=0.001" in err and "[" not in err.split("tau=")[1]

@@ -34,5 +34,6 @@ except ImportError as error:  # an optional dependency: the `nir` extra
 
 from .export import to_nir
 from .load import NIRImport, from_nir, layer_order
+from .step import TimeStepWarning
 
-__all__ = ["to_nir", "from_nir", "layer_order", "NIRImport"]
+__all__ = ["to_nir", "from_nir", "layer_order", "NIRImport", "TimeStepWarning"]

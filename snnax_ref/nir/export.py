@@ -10,7 +10,7 @@ from .. import snn
 from ..snn.graph import strongly_connected_components
 from ..snn.layers.stateful import default_init_fn
 from ..snn.shapes import input_shapes as shape_of_inputs
-from .order import check_dt, time_constant_of_decay
+from .step import check_dt, time_constant_of_decay
 
 
 def _is_summing_compound(layer) -> bool:
@@ -52,12 +52,19 @@ def _neuron_node(index: int, layer, shape: tuple, dt: float):
         return nir.LIF(tau=_decay_times(layer, index, 0, shape, dt), r=np.ones(shape),
                        v_leak=zeros, v_threshold=threshold, v_reset=zeros.copy())
     if kind is snn.LIF:
+        tau_mem = _decay_times(layer, index, 0, shape, dt)
+        tau_syn = _decay_times(layer, index, 1, shape, dt)
+        # Each step adds its input unscaled, as snnTorch's and Norse's discrete neurons do
+        # (and snnTorch's importer requires): r = tau_mem/dt and w_in = tau_syn/dt, the
+        # gain r*w_in folded into the threshold and the reset (SPEC.md §10). A decay of 1
+        # (tau = inf) ignores its input, so any gain is exact there: 1.
+        r = np.where(np.isfinite(tau_mem), tau_mem / dt, 1.0)
+        w_in = np.where(np.isfinite(tau_syn), tau_syn / dt, 1.0)
+        gain = r * w_in
         reset = zeros.copy() if layer.reset_val is None else np.broadcast_to(
-            np.asarray(layer.reset_val, dtype=np.float64), shape).copy()
-        return nir.CubaLIF(tau_syn=_decay_times(layer, index, 1, shape, dt),
-                           tau_mem=_decay_times(layer, index, 0, shape, dt),
-                           r=np.ones(shape), v_leak=zeros, v_threshold=threshold,
-                           v_reset=reset, w_in=np.ones(shape))
+            np.asarray(layer.reset_val, dtype=np.float64), shape) * gain
+        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=zeros,
+                           v_threshold=threshold * gain, v_reset=reset, w_in=w_in)
     if kind is snn.SimpleIAF:
         leak = np.asarray(layer.leak, dtype=np.float64)
         if np.any(leak != 0):
@@ -136,14 +143,25 @@ def _port_names(prefix: str, count: int) -> list:
 
 
 def to_nir(model, in_shape, *, dt, shapes=None) -> "nir.NIRGraph":
-    """The NIR graph of `model` (a `snn.StatefulModel`, e.g. `snn.Sequential`)
-    for one sample of input shape `in_shape` (as `model.init_state` takes it;
-    `shapes` as there), discretised at time step `dt` (SPEC.md §10).
+    """The NIR graph of `model`, discretised at time step `dt` (SPEC.md §10).
 
     Layer `i` becomes the node `layer{i}_{Class}`; external input `k` the
     node `input` (`input{k}` with several), final layer `f` the node `output`
-    (`output{f}`). Raises `ValueError` naming the layer, its class and the
-    field for anything NIR cannot express."""
+    (`output{f}`); `dt` is recorded in `graph.metadata["dt"]`.
+
+    **Arguments:**
+
+    - `model`: a `snn.StatefulModel` (e.g. `snn.Sequential`).
+    - `in_shape`: the shape of one sample (a list of shapes with several
+      inputs), as `model.init_state` takes it.
+    - `dt`: the time step (a positive number).
+    - `shapes`: what each layer receives, as `model.init_state` takes it.
+
+    **Returns:**
+
+    A `nir.NIRGraph`. Raises `ValueError` naming the layer, its class and the
+    field for anything NIR cannot express.
+    """
     dt = check_dt(dt)
     if not isinstance(model, snn.StatefulModel):
         raise TypeError(f"to_nir: model must be a snn.StatefulModel (e.g. snn.Sequential), "

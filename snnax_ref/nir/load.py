@@ -11,7 +11,8 @@ import numpy as np
 from .. import snn
 from ..snn.layers.spiking import LOWEST_DECAY
 from ..snn.layers.stateful import abstract_output_shape
-from .order import check_dt, decay_of_time_constant, natural_key, order_nodes
+from .order import natural_key, order_nodes
+from .step import decay_of_time_constant, dt_hint, resolve_dt
 
 
 def _uniform_or_array(values: np.ndarray):
@@ -23,10 +24,10 @@ def _uniform_or_array(values: np.ndarray):
 
 
 class NIRImport(NamedTuple):
-    """What `from_nir` builds: the model, the shape of each external input
-    (`in_shape`: one shape, or a list with several inputs), what each layer
-    receives (`shapes`, as `StatefulModel.init_state` takes it) and the NIR
-    node name of each layer (`layer_names`)."""
+    """What `from_nir` builds (SPEC.md §10): the model, the shape of each
+    external input (`in_shape`: one shape, or a list with several inputs),
+    what each layer receives (`shapes`, as `StatefulModel.init_state` takes
+    it) and the NIR node name of each layer (`layer_names`)."""
 
     model: Any
     in_shape: Any
@@ -59,14 +60,10 @@ def _require(name, node, field: str, values, bad, why: str) -> None:
 
 
 def _decay_constant(name, node, field: str, tau, dt: float) -> np.ndarray:
-    """a = 1 - dt/tau, refused outside [0.5, 1] where the reference clamps it."""
+    """a = 1 - dt/tau (`from_nir` has checked that no decay falls below the clamp bound)."""
     tau = _array(tau)
     _require(name, node, field, tau, ~(tau > 0), "a time constant must be positive")
-    decay = decay_of_time_constant(tau, dt)
-    _require(name, node, field, tau, decay < LOWEST_DECAY,
-             f"with dt={dt} the decay 1 - dt/tau is below {LOWEST_DECAY}, where the reference "
-             f"clamps it (SPEC.md §3); use dt <= tau/2")
-    return decay
+    return decay_of_time_constant(tau, dt)
 
 
 def _gain(name, node, fields: str, gain) -> np.ndarray:
@@ -77,8 +74,8 @@ def _gain(name, node, fields: str, gain) -> np.ndarray:
     return gain
 
 
-def _no_leak(name, node) -> None:
-    _require(name, node, "v_leak", node.v_leak, _array(node.v_leak) != 0,
+def _no_leak(name, node, fields) -> None:
+    _require(name, node, "v_leak", fields["v_leak"], fields["v_leak"] != 0,
              "the reference's membranes decay towards 0 (only v_leak=0 maps)")
 
 
@@ -96,48 +93,58 @@ def _threshold(values: np.ndarray):
     return value if isinstance(value, float) else jnp.asarray(value, dtype=float)
 
 
-def _neuron_shape(name, node, in_shape, *fields) -> tuple:
-    shape = tuple(int(s) for s in _array(getattr(node, fields[0])).shape)
-    if tuple(in_shape) != shape:
-        raise _node_problem(name, node, f"its parameters have shape {shape} but it receives "
-                                        f"inputs of shape {tuple(in_shape)}")
-    return shape
+def _neuron_fields(name, node, in_shape, fields) -> dict:
+    """Each field as a float64 array of the layer's shape: a shared value (0-d,
+    as Norse writes them, or any shape that broadcasts) is broadcast to it."""
+    shape = tuple(in_shape)
+    arrays = {}
+    for field in fields:
+        values = _array(getattr(node, field))
+        try:
+            broadcast = np.broadcast_shapes(values.shape, shape)
+        except ValueError:
+            broadcast = None
+        if broadcast != shape:
+            raise _node_problem(name, node, f"{field} has shape {values.shape}, which does not "
+                                            f"broadcast to the shape {shape} of its inputs")
+        arrays[field] = np.broadcast_to(values, shape)
+    return arrays
 
 
 def _import_neuron(name, node, in_shape, dt):
     if isinstance(node, nir.LI):
-        _neuron_shape(name, node, in_shape, "tau")
-        _no_leak(name, node)
-        _require(name, node, "r", node.r, _array(node.r) != 1,
+        p = _neuron_fields(name, node, in_shape, ("tau", "r", "v_leak"))
+        _no_leak(name, node, p)
+        _require(name, node, "r", p["r"], p["r"] != 1,
                  "the reference's leaky integrator outputs its membrane, which r would "
                  "scale (only r=1 maps)")
-        return snn.SimpleLI(_decay_parameter([_decay_constant(name, node, "tau", node.tau, dt)]))
+        return snn.SimpleLI(_decay_parameter([_decay_constant(name, node, "tau", p["tau"], dt)]))
     if isinstance(node, nir.LIF):
-        _neuron_shape(name, node, in_shape, "tau")
-        _no_leak(name, node)
-        gain = _gain(name, node, "r", node.r)
-        _require(name, node, "v_reset", node.v_reset, _array(node.v_reset) != 0,
+        p = _neuron_fields(name, node, in_shape, ("tau", "r", "v_leak", "v_threshold", "v_reset"))
+        _no_leak(name, node, p)
+        gain = _gain(name, node, "r", p["r"])
+        _require(name, node, "v_reset", p["v_reset"], p["v_reset"] != 0,
                  "snn.SimpleLIF resets to 0 (a LIF with v_reset != 0 has no counterpart)")
-        return snn.SimpleLIF(_decay_parameter([_decay_constant(name, node, "tau", node.tau, dt)]),
-                             threshold=_threshold(_array(node.v_threshold) / gain))
+        return snn.SimpleLIF(_decay_parameter([_decay_constant(name, node, "tau", p["tau"], dt)]),
+                             threshold=_threshold(p["v_threshold"] / gain))
     if isinstance(node, nir.CubaLIF):
-        _neuron_shape(name, node, in_shape, "tau_mem")
-        _no_leak(name, node)
-        gain = _gain(name, node, "r*w_in", _array(node.r) * _array(node.w_in))
-        membrane = _decay_constant(name, node, "tau_mem", node.tau_mem, dt)
-        current = _decay_constant(name, node, "tau_syn", node.tau_syn, dt)
-        reset = _array(node.v_reset) / gain
+        p = _neuron_fields(name, node, in_shape, ("tau_mem", "tau_syn", "r", "w_in", "v_leak",
+                                                  "v_threshold", "v_reset"))
+        _no_leak(name, node, p)
+        gain = _gain(name, node, "r*w_in", p["r"] * p["w_in"])
+        membrane = _decay_constant(name, node, "tau_mem", p["tau_mem"], dt)
+        current = _decay_constant(name, node, "tau_syn", p["tau_syn"], dt)
+        reset = p["v_reset"] / gain
         reset_val = None if np.all(reset == 0) else jnp.asarray(_uniform_or_array(reset),
                                                                  dtype=float)
         return snn.LIF(_decay_parameter([membrane, current]),
-                       threshold=_threshold(_array(node.v_threshold) / gain),
-                       reset_val=reset_val)
+                       threshold=_threshold(p["v_threshold"] / gain), reset_val=reset_val)
     if isinstance(node, nir.IF):
-        _neuron_shape(name, node, in_shape, "r")
-        gain = _gain(name, node, "r", _array(node.r) * dt)
-        _require(name, node, "v_reset", node.v_reset, _array(node.v_reset) != 0,
+        p = _neuron_fields(name, node, in_shape, ("r", "v_threshold", "v_reset"))
+        gain = _gain(name, node, "r", p["r"] * dt)
+        _require(name, node, "v_reset", p["v_reset"], p["v_reset"] != 0,
                  "snn.SimpleIAF resets to 0 (an IF with v_reset != 0 has no counterpart)")
-        return snn.SimpleIAF(threshold=_threshold(_array(node.v_threshold) / gain))
+        return snn.SimpleIAF(threshold=_threshold(p["v_threshold"] / gain))
     raise AssertionError(type(node))
 
 
@@ -193,9 +200,13 @@ def _import_layer(name, node, in_shape, dt, key):
         return _import_neuron(name, node, in_shape, dt), tuple(in_shape)
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = _array(node.weight)
-        if weight.ndim != 2 or tuple(in_shape) != (weight.shape[1],):
-            raise _node_problem(name, node, f"weight of shape {weight.shape} for inputs of shape "
-                                            f"{tuple(in_shape)}; a 2-d (out, in) weight maps")
+        if weight.ndim != 2:
+            raise _node_problem(name, node, f"weight of shape {weight.shape}: only a 2-d (out, "
+                                            "in) weight maps")
+        if tuple(in_shape) != (weight.shape[1],):
+            raise _node_problem(name, node, f"its weight of shape {weight.shape} reads inputs of "
+                                            f"shape ({weight.shape[1]},), but it receives "
+                                            f"{tuple(in_shape)}")
         bias = (np.broadcast_to(_array(node.bias), (weight.shape[0],))
                 if isinstance(node, nir.Affine) else None)
         return _with_arrays(eqx.nn.Linear, (weight.shape[1], weight.shape[0]),
@@ -282,7 +293,17 @@ def _graph_parts(graph):
 
 
 def layer_order(graph) -> list:
-    """The NIR node names of `from_nir(graph)`'s layers, in layer order (SPEC.md §10)."""
+    """The NIR node names of `from_nir(graph)`'s layers, in layer order (SPEC.md §10).
+
+    **Arguments:**
+
+    - `graph`: a `nir.NIRGraph`.
+
+    **Returns:**
+
+    A list of node names: the strongly connected components in topological
+    order, the nodes of one component in natural name order.
+    """
     _, _, layers = _graph_parts(graph)
     layer_set = set(layers)
     return order_nodes(layers, [(s, t) for s, t in graph.edges
@@ -293,18 +314,75 @@ def _input_shape(node) -> tuple:
     return tuple(int(s) for s in np.asarray(node.input_type["input"]).reshape(-1))
 
 
-def from_nir(graph, *, dt) -> NIRImport:
+def _rank_read(node):
+    """How many axes `node` reads when its own fields say so, else None."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        return 1
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        return np.ndim(node.weight) - 1
+    if isinstance(node, nir.AvgPool2d):
+        return 3
+    return None
+
+
+def _sample_shape(graph, name: str) -> tuple:
+    """The shape of one sample at Input node `name`: without a leading batch
+    axis of size 1 (as exporters traced with a batch write it) when a node it
+    feeds reads one axis fewer; a larger batch axis is an error naming it."""
+    shape = _input_shape(graph.nodes[name])
+    readers = [(target, _rank_read(graph.nodes[target]))
+               for source, target in graph.edges if source == name]
+    batched = [(target, rank) for target, rank in readers if rank == len(shape) - 1]
+    if not shape or not batched:
+        return shape
+    target, rank = batched[0]
+    if shape[0] != 1:
+        raise ValueError(
+            f"from_nir: Input node {name!r} has shape {shape}, whose leading axis (size "
+            f"{shape[0]}) is a batch axis: node {target!r} ({type(graph.nodes[target]).__name__})"
+            f" reads {rank}-d samples; the model runs one sample (vmap it over a batch): write "
+            f"the Input's shape as {shape[1:]}")
+    return shape[1:]
+
+
+def _check_decays(graph, dt: float) -> None:
+    """Refuse a `dt` at which a decay `1 - dt/tau` would fall below the clamp
+    bound, naming the first such node and field, and the steps that fit."""
+    for name, node in sorted(graph.nodes.items(), key=lambda item: natural_key(item[0])):
+        for field in ("tau", "tau_mem", "tau_syn"):
+            if isinstance(node, (nir.LI, nir.LIF, nir.CubaLIF)) and hasattr(node, field):
+                tau = _array(getattr(node, field))
+                _require(name, node, field, tau, (tau > 0) & (dt / tau > 1.0 - LOWEST_DECAY),
+                         f"with dt={dt:g} the decay 1 - dt/tau falls below {LOWEST_DECAY}, "
+                         f"where the reference clamps it (SPEC.md §3); {dt_hint(graph)}")
+
+
+def from_nir(graph, *, dt=None) -> NIRImport:
     """The reference model of the NIR graph `graph`, discretised at time step
-    `dt` (SPEC.md §10). Returns a `NIRImport` (model, in_shape, shapes,
-    layer_names); `imported.init_state(key)` initialises it. Raises
-    `ValueError` naming the node, the field and the value for whatever the
-    reference cannot compute exactly."""
-    dt = check_dt(dt)
+    `dt` (SPEC.md §10).
+
+    **Arguments:**
+
+    - `graph`: a `nir.NIRGraph` (e.g. from `nir.read`).
+    - `dt`: the time step; by default the graph's `metadata["dt"]` (as
+      `to_nir` writes it). A given `dt` wins, with a `TimeStepWarning` when
+      the graph records another; with neither, a `ValueError` says which steps
+      the known exporters use and which this graph allows.
+
+    **Returns:**
+
+    A `NIRImport` (model, in_shape, shapes, layer_names);
+    `imported.init_state(key)` initialises it. Raises `ValueError` naming the
+    node, the field and the value for whatever the reference cannot compute
+    exactly.
+    """
     inputs, outputs, _ = _graph_parts(graph)
+    dt = resolve_dt(graph, dt)
+    _check_decays(graph, dt)
     names = layer_order(graph)
     index = {name: i for i, name in enumerate(names)}
     input_index = {name: k for k, name in enumerate(inputs)}
-    input_shapes = [_input_shape(graph.nodes[name]) for name in inputs]
+    input_shapes = [_sample_shape(graph, name) for name in inputs]
     incoming = {name: [s for s, t in graph.edges if t == name] for name in names}
     for name in names:
         if not incoming[name]:

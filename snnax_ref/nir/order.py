@@ -1,36 +1,9 @@
-"""Which layer a NIR node becomes (SPEC.md §10's numbering), and the Euler
-discretisation both directions share."""
+"""Which layer a NIR node becomes (SPEC.md §10's numbering)."""
 
-import math
 import re
 from typing import Sequence
 
-import numpy as np
-
 from ..snn.graph import strongly_connected_components
-from ..snn.layers.spiking import LOWEST_DECAY
-
-
-def check_dt(dt) -> float:
-    """`dt` as a positive finite float, or an error naming it."""
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)):
-        raise TypeError(f"dt must be a positive number (the time step), got {dt!r}")
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite number (the time step), got {dt}")
-    return dt
-
-
-def decay_of_time_constant(tau, dt: float) -> np.ndarray:
-    """Forward Euler at step `dt`: the decay `a = 1 - dt/tau`."""
-    return 1.0 - dt / np.asarray(tau, dtype=np.float64)
-
-
-def time_constant_of_decay(decay_constants, dt: float) -> np.ndarray:
-    """The inverse: `tau = dt / (1 - a)` for the clamped decay `a` (inf where a = 1)."""
-    decay = np.clip(np.asarray(decay_constants, dtype=np.float64), LOWEST_DECAY, 1.0)
-    with np.errstate(divide="ignore"):
-        return np.where(decay < 1.0, dt / np.where(decay < 1.0, 1.0 - decay, 1.0), np.inf)
 
 
 def natural_key(name: str):

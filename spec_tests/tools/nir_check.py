@@ -97,59 +97,70 @@ def _decays(name, node, taus, dt) -> np.ndarray:
     for field, tau in taus:
         tau = _f(tau)
         if np.any(~(tau > 0)):
-            raise _refuse(name, node, f"{field} must be positive, got {tau.tolist()}")
+            raise _refuse(name, node, f"{field} must be positive, got {tau.min()}")
         a = 1.0 - dt / tau
         if np.any(a < 0.5):
-            raise _refuse(name, node, f"{field}={tau.tolist()} with dt={dt}: decay "
-                                      "1 - dt/tau < 0.5 would be clamped")
+            raise _refuse(name, node, f"{field}={tau.min():g} with dt={dt:g}: decay "
+                                      f"1 - dt/tau < 0.5 would be clamped; dt <= "
+                                      f"{tau.min() / 2:g} keeps it")
         rows.append(a)
     if all(np.all(r == r.flat[0]) for r in rows):
         return np.array([float(r.flat[0]) for r in rows])
     return np.stack(rows)
 
 
-def _no_v_leak(name, node):
-    if np.any(_f(node.v_leak) != 0):
-        raise _refuse(name, node, f"v_leak={_f(node.v_leak).tolist()} must be 0")
+def _no_v_leak(name, node, p):
+    if np.any(p["v_leak"] != 0):
+        raise _refuse(name, node, f"v_leak={p['v_leak'].flat[np.argmax(p['v_leak'] != 0)]} "
+                                  "must be 0")
 
 
 def _positive_gain(name, node, field, gain):
     gain = _f(gain)
     if np.any(~(gain > 0)) or not np.all(np.isfinite(gain)):
-        raise _refuse(name, node, f"{field}={gain.tolist()} must be positive and finite")
+        bad = gain[~(gain > 0) | ~np.isfinite(gain)]
+        raise _refuse(name, node, f"{field}={bad.flat[0]} must be positive and finite")
     return gain
 
 
 def _neuron_spec(nir, name, node, shape, dt):
-    own = _f(getattr(node, "tau", getattr(node, "tau_mem", getattr(node, "r", None)))).shape
-    if tuple(own) != tuple(shape):
-        raise _refuse(name, node, f"parameters of shape {own} for inputs of shape {shape}")
+    # A parameter shared by the neurons (0-d, as Norse writes them) stands for every neuron.
+    p = {}
+    for field in ("tau", "tau_mem", "tau_syn", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
+        if getattr(node, field, None) is None:
+            continue
+        value = _f(getattr(node, field))
+        if value.ndim > len(shape) or any(
+                own not in (1, size) for own, size in zip(value.shape[::-1], shape[::-1])):
+            raise _refuse(name, node, f"{field} of shape {value.shape} for inputs of shape "
+                                      f"{shape}")
+        p[field] = np.broadcast_to(value, shape)
     if isinstance(node, nir.LI):
-        _no_v_leak(name, node)
-        if np.any(_f(node.r) != 1):
-            raise _refuse(name, node, f"r={_f(node.r).tolist()} must be 1")
+        _no_v_leak(name, node, p)
+        if np.any(p["r"] != 1):
+            raise _refuse(name, node, f"r={p['r'].max()} must be 1")
         return LayerSpec("SimpleLI", {}, {"decay_constants": _decays(name, node,
-                                                                     [("tau", node.tau)], dt)})
+                                                                     [("tau", p["tau"])], dt)})
     if isinstance(node, nir.LIF):
-        _no_v_leak(name, node)
-        gain = _positive_gain(name, node, "r", node.r)
-        if np.any(_f(node.v_reset) != 0):
+        _no_v_leak(name, node, p)
+        gain = _positive_gain(name, node, "r", p["r"])
+        if np.any(p["v_reset"] != 0):
             raise _refuse(name, node, "v_reset must be 0")
-        return LayerSpec("SimpleLIF", {"threshold": _one_or_array(_f(node.v_threshold) / gain),
+        return LayerSpec("SimpleLIF", {"threshold": _one_or_array(p["v_threshold"] / gain),
                                        "reset_val": None},
-                         {"decay_constants": _decays(name, node, [("tau", node.tau)], dt)})
+                         {"decay_constants": _decays(name, node, [("tau", p["tau"])], dt)})
     if isinstance(node, nir.CubaLIF):
-        _no_v_leak(name, node)
-        gain = _positive_gain(name, node, "r*w_in", _f(node.r) * _f(node.w_in))
-        reset = _f(node.v_reset) / gain
-        return LayerSpec("LIF", {"threshold": _one_or_array(_f(node.v_threshold) / gain),
+        _no_v_leak(name, node, p)
+        gain = _positive_gain(name, node, "r*w_in", p["r"] * p["w_in"])
+        reset = p["v_reset"] / gain
+        return LayerSpec("LIF", {"threshold": _one_or_array(p["v_threshold"] / gain),
                                  "reset_val": None if np.all(reset == 0) else _one_or_array(reset)},
-                         {"decay_constants": _decays(name, node, [("tau_mem", node.tau_mem),
-                                                                  ("tau_syn", node.tau_syn)], dt)})
-    gain = _positive_gain(name, node, "r*dt", _f(node.r) * dt)  # IF
-    if np.any(_f(node.v_reset) != 0):
+                         {"decay_constants": _decays(name, node, [("tau_mem", p["tau_mem"]),
+                                                                  ("tau_syn", p["tau_syn"])], dt)})
+    gain = _positive_gain(name, node, "r*dt", p["r"] * dt)  # IF
+    if np.any(p["v_reset"] != 0):
         raise _refuse(name, node, "v_reset must be 0")
-    return LayerSpec("SimpleIAF", {"threshold": _one_or_array(_f(node.v_threshold) / gain),
+    return LayerSpec("SimpleIAF", {"threshold": _one_or_array(p["v_threshold"] / gain),
                                    "reset_val": None}, {"leak": np.asarray(0.0)})
 
 
@@ -219,6 +230,24 @@ def _layer_spec(nir, name, node, shape, dt):
     raise _refuse(name, node, "no counterpart in the reference (SPEC.md §10)")
 
 
+def _sample_shape(nir, graph, name) -> tuple:
+    """An Input node's shape less a leading batch axis of 1 that a node it feeds
+    does not read (SPEC.md §10); a larger batch axis has no description."""
+    shape = tuple(int(s) for s in np.asarray(graph.nodes[name].input_type["input"]).reshape(-1))
+    for source, target in graph.edges:
+        node = graph.nodes[target]
+        reads = (1 if isinstance(node, (nir.Affine, nir.Linear)) else
+                 _f(node.weight).ndim - 1 if isinstance(node, (nir.Conv1d, nir.Conv2d)) else
+                 3 if isinstance(node, nir.AvgPool2d) else None)
+        if source == name and shape and reads == len(shape) - 1:
+            if shape[0] != 1:
+                raise NotConvertible(f"Input node {name!r} of shape {shape}: its leading axis "
+                                     f"(size {shape[0]}) is a batch axis that node {target!r} "
+                                     "does not read")
+            return shape[1:]
+    return shape
+
+
 def network_from_nir(graph, dt: float) -> NetworkSpec:
     """The description of `graph` at time step `dt` (SPEC.md §10). Raises
     NotConvertible naming the node for what has none."""
@@ -238,8 +267,7 @@ def network_from_nir(graph, dt: float) -> NetworkSpec:
     for n in outputs:
         if len(sources[n]) != 1 or sources[n][0] not in names:
             raise NotConvertible(f"Output node {n!r} must read one computing node")
-    shapes = {n: tuple(int(s) for s in np.asarray(nodes[n].input_type["input"]).reshape(-1))
-              for n in inputs}
+    shapes = {n: _sample_shape(nir, graph, n) for n in inputs}
     specs: dict = {}
     while len(specs) < len(names):
         before = len(specs)
@@ -334,13 +362,19 @@ class Verdict:
                                    else f"DEVIATES\n{self.error}")
 
 
-def read_run(path, dt: float = 1.0, steps: int = 50, seed: int = 0):
-    """`(graph, run)`: the graph in `path` and its description driven by random
-    inputs. Raises NotConvertible (or the reader's error) when it has none."""
+def read_run(path, dt: float | None = None, steps: int = 50, seed: int = 0):
+    """`(graph, run, dt)`: the graph in `path`, its description driven by random
+    inputs, and the time step (`dt`, else the graph's `metadata['dt']`).
+    Raises NotConvertible (or the reader's error) when it has none."""
     import nir
+    from snnax_ref.nir.step import resolve_dt
 
     graph = nir.read(path)
-    return graph, random_run(network_from_nir(graph, dt), steps, seed)
+    try:
+        dt = resolve_dt(graph, dt, who="check-nir")
+    except ValueError as error:
+        raise NotConvertible(str(error)) from None
+    return graph, random_run(network_from_nir(graph, dt), steps, seed), dt
 
 
 def check_graph(graph, run: RunSpec, adapter, dt: float) -> list:
@@ -365,7 +399,10 @@ def main(argv=None) -> int:
         description="Run a NIR graph through the NumPy oracle, an implementation's adapter and "
                     "snnax_ref's importer, and compare them step by step (SPEC.md §10).")
     parser.add_argument("file", help="a .nir file (written by nir.write)")
-    parser.add_argument("--dt", type=float, default=1.0, help="time step (default 1.0)")
+    parser.add_argument("--dt", type=float, default=None,
+                        help="time step (default: the graph's metadata['dt'], as snnax_ref's "
+                             "to_nir writes it; snnTorch 1.0 files: 1e-4; Norse 1.1 files: its "
+                             "dt squared)")
     parser.add_argument("--steps", type=int, default=50, help="time steps T (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     parser.add_argument("--impl", default=None,
@@ -374,7 +411,7 @@ def main(argv=None) -> int:
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     try:
-        graph, run = read_run(args.file, args.dt, args.steps, args.seed)
+        graph, run, dt = read_run(args.file, args.dt, args.steps, args.seed)
     except NotConvertible as error:
         print(f"nir_check: {args.file}: the graph has no description: {error}", file=sys.stderr)
         return 2
@@ -389,11 +426,12 @@ def main(argv=None) -> int:
         print(f"nir_check: {describe_load_error(args.impl or 'default', error)}", file=sys.stderr)
         return 2
     try:
-        verdicts = check_graph(graph, run, adapter, args.dt)
+        verdicts = check_graph(graph, run, adapter, dt)
     except ValueError as error:  # snnax_ref's importer refused what the description took
         print(f"nir_check: {args.file}: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
-    print(f"nir_check: {args.file}, dt={args.dt}, T={args.steps}, seed={args.seed}")
+    source = "given" if args.dt is not None else "from the graph's metadata"
+    print(f"nir_check: {args.file}, dt={dt:g} ({source}), T={args.steps}, seed={args.seed}")
     for verdict in verdicts:
         print(verdict.line())
     failed = [v for v in verdicts if v.error is not None]
