@@ -765,7 +765,8 @@ def test_check_nir_reads_dt_from_the_graph_and_says_what_to_pass(tmp_path, capsy
     nir.write(path, _lif_chain())
     assert nir_check.main([str(path), "--steps", "20"]) == 2
     err = capsys.readouterr().err
-    assert "check-nir: no time step" in err and "snnTorch 1.0 exports for dt=1e-4" in err
+    assert "check-nir: no time step: pass --dt DT" in err
+    assert "snnTorch 1.0 exports for dt=1e-4" in err
     assert nir_check.main([str(path), "--steps", "20", "--dt", "1e-3"]) == 2
     err = capsys.readouterr().err
     assert "tau=0.0004 with dt=0.001" in err and "[" not in err.split("tau=")[1]

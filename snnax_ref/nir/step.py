@@ -88,7 +88,8 @@ def resolve_dt(graph, dt=None, *, who: str = "from_nir") -> float:
     recorded = recorded_dt(graph)
     if dt is None:
         if recorded is None:
-            raise ValueError(f"{who}: no time step: pass dt=... (the graph's metadata has no "
+            give = "--dt DT" if who == "check-nir" else "dt=..."
+            raise ValueError(f"{who}: no time step: pass {give} (the graph's metadata has no "
                              f"'dt'); {dt_hint(graph)}")
         return recorded
     dt = check_dt(dt)
