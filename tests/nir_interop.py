@@ -17,10 +17,22 @@ DATA = Path(__file__).resolve().parent / "data" / "nir_interop"
 STEPS, INPUTS, NEURONS = 50, 8, 10
 
 
-def drive(seed: int = 0) -> np.ndarray:
-    """The input every fixture network gets: `(STEPS, INPUTS)` float32 spikes,
+CONV_INPUT = (1, 6, 6)   # the convolutional fixtures' sample: channels, height, width
+
+
+def drive(seed: int = 0, shape=(INPUTS,)) -> np.ndarray:
+    """The input every fixture network gets: `(STEPS, *shape)` float32 spikes,
     each input firing with probability 0.3 at each step."""
-    return (np.random.default_rng(seed).random((STEPS, INPUTS)) < 0.3).astype(np.float32)
+    return (np.random.default_rng(seed).random((STEPS, *shape)) < 0.3).astype(np.float32)
+
+
+def drive_for(graph) -> np.ndarray:
+    """The fixture input that fits `graph`: the convolutional one when its
+    first node is a convolution."""
+    import nir
+
+    convolutional = any(isinstance(node, (nir.Conv1d, nir.Conv2d)) for node in graph.nodes.values())
+    return drive(shape=CONV_INPUT) if convolutional else drive()
 
 
 def reference_output(graph, x: np.ndarray, dt=None) -> np.ndarray:

@@ -10,7 +10,7 @@ import nir
 import numpy as np
 import pytest
 
-from nir_interop import DATA, drive, manifest, reference_output, relation
+from nir_interop import DATA, drive, drive_for, manifest, reference_output, relation
 from snnax_ref import nir as snnax_nir
 from spec_tests.tools import nir_check
 
@@ -31,7 +31,8 @@ def test_the_reference_relates_to_the_other_library_as_recorded(case):
     """Equal, one step later or different, with the same counts: a change in
     either the reference or the files shows here."""
     theirs = np.load(DATA / "spikes.npz")[case["name"]]
-    ours = reference_output(_read(case["file"]), drive())
+    graph = _read(case["file"])
+    ours = reference_output(graph, drive_for(graph))
     assert relation(ours, theirs) == case["measured"], case["direction"]
 
 

@@ -198,9 +198,9 @@ def _layer_spec(nir, name, node, shape, dt):
         padding = node.padding
         if isinstance(padding, bytes):
             padding = padding.decode()
-        if padding == "valid":
+        if isinstance(padding, str) and padding == "valid":
             padding = 0
-        elif padding == "same":
+        elif isinstance(padding, str) and padding == "same":
             if any(k % 2 == 0 for k in weight.shape[2:]) or len(set(weight.shape[2:])) > 1:
                 raise _refuse(name, node, "padding='same' needs one odd kernel size")
             padding = (weight.shape[2] - 1) // 2
@@ -362,21 +362,26 @@ class Verdict:
                                    else f"DEVIATES\n{self.error}")
 
 
-def read_run(path, dt: float | None = None, steps: int = 50, seed: int = 0):
-    """`(graph, run, dt)`: the graph in `path`, its description driven by random
-    inputs, and the time step (`dt`, else the graph's `metadata['dt']`).
-    Raises NotConvertible (or the reader's error) when it has none."""
+def read_graph(path):
+    """The NIR graph in `path`, as written (the reader's error when it cannot)."""
     import nir
-    from snnax_ref.nir.step import resolve_dt
 
     # nir's type check refuses a batch axis on an Input and adds an Output to every
     # node no other reads; the description checks the shapes itself (SPEC.md §10).
-    graph = nir.read(path, type_check=False)
+    return nir.read(path, type_check=False)
+
+
+def describe_run(graph, dt: float | None = None, steps: int = 50, seed: int = 0):
+    """`(run, dt)`: the graph's description driven by random inputs, and the
+    time step (`dt`, else the graph's `metadata['dt']`). Raises NotConvertible
+    when it has none."""
+    from snnax_ref.nir.step import resolve_dt
+
     try:
         dt = resolve_dt(graph, dt, who="check-nir")
     except ValueError as error:
         raise NotConvertible(str(error)) from None
-    return graph, random_run(network_from_nir(graph, dt), steps, seed), dt
+    return random_run(network_from_nir(graph, dt), steps, seed), dt
 
 
 def check_graph(graph, run: RunSpec, adapter, dt: float) -> list:
@@ -413,13 +418,15 @@ def main(argv=None) -> int:
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     try:
-        graph, run, dt = read_run(args.file, args.dt, args.steps, args.seed)
-    except NotConvertible as error:
-        print(f"nir_check: {args.file}: the graph has no description: {error}", file=sys.stderr)
-        return 2
+        graph = read_graph(args.file)
     except Exception as error:  # h5py, nir and OS errors alike: the file cannot be read
         print(f"nir_check: {args.file}: cannot read it as a NIR graph: "
               f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    try:
+        run, dt = describe_run(graph, args.dt, args.steps, args.seed)
+    except NotConvertible as error:
+        print(f"nir_check: {args.file}: the graph has no description: {error}", file=sys.stderr)
         return 2
     from ..adapters import describe_load_error, load_adapter
     try:

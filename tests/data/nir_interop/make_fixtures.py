@@ -16,7 +16,8 @@ relates to the other library's, measured with the reference of this checkout).
 `tests/test_nir_interop.py` reads them without torch. The exporters write no
 time step; this script records the one each library ran at in the file's
 `metadata["dt"]` (snnTorch: 1e-4, fixed in its code; Norse: its dt squared,
-see SPEC.md §10), nothing else is changed.
+see SPEC.md §10); the only other change is the input shape of Norse's
+convolution, which its exporter leaves None and `nir.write` cannot store.
 """
 
 import json
@@ -131,6 +132,16 @@ def norse_exports():
         module = norse.SequentialState(torch_linear(4, scale), cell)
         graph = norse_to_nir(module, torch.zeros(1, nir_interop.INPUTS))
         yield name, graph, dt, lambda x, module=module: run_norse(module, x)
+    # A convolution then one LIF per (channel, row, column): 0-d parameters on a 3-d layer.
+    conv = torch.nn.Conv2d(1, 2, 3)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(weights(9, conv.weight.shape, 2.0)))
+        conv.bias.zero_()
+    module = norse.SequentialState(conv, norse.LIFBoxCell())
+    graph = norse_to_nir(module, torch.zeros(1, *nir_interop.CONV_INPUT))
+    # Norse leaves Conv2d.input_shape None, which nir.write cannot store: the one repair.
+    graph.nodes["0"].input_shape = np.asarray(nir_interop.CONV_INPUT[1:])
+    yield "norse_conv_lif_box", graph, NORSE_FILE_DT, lambda x: run_norse(module, x)
 
 
 # -- snnax_ref's networks, imported by the others ------------------------------------
@@ -215,8 +226,9 @@ def main() -> None:
         path = HERE / f"{name}.nir"
         nir.write(path, graph, compression=None)  # h5py cannot compress Norse's 0-d values
         library = name.split("_")[0]
+        x_case = nir_interop.drive_for(graph)
         record(cases, spikes, name, path.name, f"{library} -> snnax_ref", dt,
-               lambda run=run: run(x), x)
+               lambda run=run: run(x_case), x_case)
     for name, (model, dt, *shapes) in ref_models().items():
         graph = snnax_nir.to_nir(model, (nir_interop.INPUTS,), dt=dt,
                                  shapes=shapes[0] if shapes else None)
