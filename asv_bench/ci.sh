@@ -17,6 +17,9 @@ machine="${ASV_MACHINE:-ci-$(hostname)}"
 # asv's benchmark processes keep freed memory (asv_bench/allocator.py; not under
 # SNNAX_BENCH_SYSTEM_ALLOCATOR=1): glibc reads these variables when they start.
 eval "$("$py" "$here/allocator.py")"
+# A track_ benchmark's process then imports no JAX (asv_bench/benchmarks/common.py).
+export SNNAX_BENCH_DEVICE="${SNNAX_BENCH_DEVICE:-$(cd "$repo" && "$py" -c \
+    'from asv_bench.benchmarks.common import device_id; print(device_id())')}"
 
 cd "$repo"
 echo "== asv_bench: asv check"

@@ -87,7 +87,10 @@ def test_a_workload_class_runs_as_asv_runs_it(monkeypatch):
             return self.measure_all(_toy)
 
     toy = Toy()
-    cache = pickle.loads(pickle.dumps(toy.setup_cache()))
+    stored = pickle.dumps(toy.setup_cache())
+    # Plain data only: a track_ benchmark's process unpickles it without importing JAX.
+    assert b"jax" not in stored and b"_toy" in stored
+    cache = pickle.loads(stored)
     for params in [(common.DEVICE, 8, 5, p) for p in Toy.passes]:
         suite._compile(cache, *params)
         toy.time_sequence(cache, *params)
@@ -265,3 +268,23 @@ def test_compare_spikes_first_spike_ignores_later_differences():
     peer[0, 6, 0], peer[0, 8, 0] = 0, 1          # a different reset, same first spike
     assert harness.compare_spikes(ref, peer, 0, full=False).ok
     assert not harness.compare_spikes(ref, peer, 0, full=True).ok
+
+
+def test_with_the_device_given_the_suite_imports_without_jax():
+    """ci.sh and history.sh export SNNAX_BENCH_DEVICE, so a track_ benchmark's
+    process (which only reads setup_cache's numbers) does not import JAX."""
+    import subprocess
+
+    # The modules asv imports to run a benchmark: its own (workloads.py is imported
+    # by the setups that build and compile).
+    names = [f"asv_bench.benchmarks.{m.name}" for m in pkgutil.iter_modules(suite_pkg.__path__)
+             if m.name.startswith("bench_")]
+    probe = f"import sys, {', '.join(names)}; print(sorted(m for m in sys.modules if m == 'jax'))"
+    env = dict(os.environ, SNNAX_BENCH_DEVICE=common.DEVICE)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    env.pop("SNNAX_BENCH_DEVICE")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['jax']"   # unset, JAX names the device

@@ -6,7 +6,7 @@ The GEMM floor counts each convolution as its im2col product.
 Both schedules (``common.SCHEDULES``) are measured.
 """
 
-from . import common, workloads
+from . import common
 from .suite import _Workload
 
 
@@ -15,4 +15,6 @@ class ConvSNN(_Workload):
     version = "2"
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.conv_snn)

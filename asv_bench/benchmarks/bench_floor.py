@@ -6,10 +6,12 @@
 or of XLA shows up as such and not as a change of snnax_ref.
 """
 
-from . import common, workloads
+from . import common
 
 
 def _product(n):
+    from . import workloads
+
     (shape,) = workloads.linear_lif_floor(n)["gemms_forward"]
     return shape
 

@@ -6,7 +6,7 @@ machine and commit), run with the default straight-through forward function;
 batch 16, T = 500. Both schedules (``common.SCHEDULES``) are measured.
 """
 
-from . import common, workloads
+from . import common
 from .suite import _Workload
 
 
@@ -15,4 +15,6 @@ class RecurrentGraph(_Workload):
     version = "2"
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.recurrent_graph)

@@ -9,7 +9,7 @@ product forward, plus the weight gradient's (n x B*T) @ (B*T x n) product for
 forward+backward.
 """
 
-from . import common, workloads
+from . import common
 from .suite import _Workload
 
 _SIZES = common.sizes()
@@ -20,6 +20,8 @@ class LinearLIF(_Workload):
     version = "2"
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.linear_lif)
 
 
@@ -35,4 +37,6 @@ class CheckpointMemory(_Workload):
     version = "2"   # 2: checkpoint=True rematerialises sqrt(T)-step chunks, not single steps
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.linear_lif)

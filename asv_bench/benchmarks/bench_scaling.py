@@ -5,7 +5,7 @@ at T = 500. Their compile seconds show how compilation grows (it should not
 grow with T: the steps are a ``lax.scan``).
 """
 
-from . import common, workloads
+from . import common
 from .suite import _Workload
 
 _SIZES = common.sizes()
@@ -15,11 +15,15 @@ class ScalingT(_Workload):
     axes = dict(n=[_SIZES["scaling_t_n"]], T=_SIZES["scaling_t"])
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.linear_lif)
 
 
 class ScalingN(_Workload):
-    axes = dict(n=_SIZES["scaling_n"], T=[workloads.STEPS])
+    axes = dict(n=_SIZES["scaling_n"], T=[common.STEPS])
 
     def setup_cache(self):
+        from . import workloads
+
         return self.measure_all(workloads.linear_lif)

@@ -25,8 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import jax
-import jax.numpy as jnp
+import numpy as np
 
 # A smoke run (CI, SNNAX_BENCH_SMALL=1): every benchmark runs once at toy sizes,
 # to prove that it works; forward+backward only (it runs the forward too).
@@ -46,12 +45,20 @@ GemmShape = Tuple[int, int, int]  # (m, k, n): an (m x k) @ (k x n) product
 
 def device_id() -> str:
     """``"<backend>:<device kind>"`` of JAX's default device."""
+    import jax
+
     device = jax.devices()[0]
     return f"{jax.default_backend()}:{device.device_kind}"
 
 
-DEVICE = device_id()
-ACCEL = jax.default_backend() in ("gpu", "cuda", "rocm", "tpu")
+# The scripts that run asv (ci.sh, history.sh) export DEVICE_ENV = device_id() once:
+# a track_ benchmark's process only reads setup_cache's numbers, and without JAX
+# to import it starts in about half the time. Unset, JAX says.
+DEVICE_ENV = "SNNAX_BENCH_DEVICE"
+DEVICE = os.environ.get(DEVICE_ENV) or device_id()
+ACCEL = DEVICE.split(":")[0] in ("gpu", "cuda", "rocm", "tpu")
+# The sequence length of the Open Neuromorphic workload (a).
+STEPS = 500
 
 
 def sizes() -> Dict[str, object]:
@@ -94,6 +101,8 @@ def sizes() -> Dict[str, object]:
 # --------------------------------------------------------------------------
 
 def block(tree):
+    import jax
+
     return jax.block_until_ready(tree)
 
 
@@ -128,9 +137,12 @@ def median(values: Sequence[float]) -> float:
 _GEMM_CACHE: Dict[Tuple[GemmShape, str], float] = {}
 
 
-def gemm_runner(gemms: Sequence[GemmShape], dtype=jnp.float32) -> Callable[[], object]:
+def gemm_runner(gemms: Sequence[GemmShape], dtype="float32") -> Callable[[], object]:
     """One call that computes every product of ``gemms`` (compiled once), to be
     timed side by side with the workload it is the floor of."""
+    import jax
+    import jax.numpy as jnp
+
     operands = []
     for index, (m, k, n) in enumerate(gemms):
         ka, kb = jax.random.split(jax.random.PRNGKey(1234 + index))
@@ -139,13 +151,13 @@ def gemm_runner(gemms: Sequence[GemmShape], dtype=jnp.float32) -> Callable[[], o
     return lambda: block(products(operands))
 
 
-def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
+def gemm_seconds(shape: GemmShape, dtype="float32") -> float:
     """Median seconds of one ``(m x k) @ (k x n)`` product with ``jnp.dot`` here.
 
     Measured once per shape and process (and cached): the machine's own
     matmul rate, at the exact shape a workload needs.
     """
-    cache_key = (tuple(shape), jnp.dtype(dtype).name)
+    cache_key = (tuple(shape), np.dtype(dtype).name)
     if cache_key not in _GEMM_CACHE:
         times = wall_times(gemm_runner([shape], dtype), min_runs=1 if SMOKE else 3,
                            min_seconds=0.0 if SMOKE else 0.5)
@@ -153,7 +165,7 @@ def gemm_seconds(shape: GemmShape, dtype=jnp.float32) -> float:
     return _GEMM_CACHE[cache_key]
 
 
-def floor_seconds(gemms: Sequence[GemmShape], dtype=jnp.float32) -> float:
+def floor_seconds(gemms: Sequence[GemmShape], dtype="float32") -> float:
     """The matmul floor of a workload: the summed time of its products."""
     return float(sum(gemm_seconds(shape, dtype) for shape in gemms))
 
@@ -195,6 +207,8 @@ def _memory_bytes(compiled) -> Tuple[Optional[int], Optional[int]]:
 
 def prepare(fn: Callable, *args, warmup: int = 1) -> Prepared:
     """Compile ``jax.jit(fn)`` for ``args`` (timed), then warm it up."""
+    import jax
+
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
@@ -224,7 +238,7 @@ def measure(workload, pass_: str, *, min_runs: int = 3, min_seconds: float = 1.0
         neuron_updates_per_second=workload.neuron_updates / seconds,
         floor_seconds=floor,
         floor_ratio=seconds / floor if floor > 0 else float("nan"),
-        spike_rate=workload.spike_rate(),
+        spike_rate=float(workload.spike_rate()),
         xla_memory=xla,
         # XLA's planned bytes over the call's own arguments and outputs.
         xla_memory_per_io_byte=xla / io if xla and io else None,

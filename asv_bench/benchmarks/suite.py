@@ -17,6 +17,7 @@ and its methods report:
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import traceback
 from typing import Callable, Dict, Tuple
@@ -43,7 +44,8 @@ def _compile(cache, *params):
     it once. The pass goes into this process's copy of the cache, where the
     benchmark finds it."""
     cache.pop(_PASS, None)   # one compiled pass in memory at a time
-    build, names = cache[_BUILD]
+    (module, name), names = cache[_BUILD]
+    build = getattr(importlib.import_module(module), name)
     cache[_PASS] = _workload(build, names, params).prepare(params[-1])
 
 
@@ -80,7 +82,9 @@ class _Workload:
     def measure_all(self, build: Callable) -> dict:
         """Every parameter set of the workloads `build` makes, measured once here
         (what setup_cache returns)."""
-        results = {_BUILD: (build, self.param_names)}
+        # The builder by name: unpickling the cache in a track_ benchmark's process
+        # then imports neither the workloads nor JAX.
+        results = {_BUILD: ((build.__module__, build.__name__), self.param_names)}
         for params in itertools.product(*self.params):
             try:
                 workload = _workload(build, self.param_names, params)

@@ -30,7 +30,7 @@ from . import common
 from .common import GemmShape
 
 BATCH = 16
-STEPS = 500
+STEPS = common.STEPS
 # Linear(n, n) with equinox's default initialisation maps N(0, s^2) input to
 # outputs of standard deviation ~ s/sqrt(3) whatever n is; s = 80 gives the
 # LIF a spike rate of about 10 % (tracked by track_spike_rate).
