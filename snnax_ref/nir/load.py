@@ -113,38 +113,41 @@ def _neuron_fields(name, node, in_shape, fields) -> dict:
 
 def _import_neuron(name, node, in_shape, dt):
     if isinstance(node, nir.LI):
-        p = _neuron_fields(name, node, in_shape, ("tau", "r", "v_leak"))
-        _no_leak(name, node, p)
-        _require(name, node, "r", p["r"], p["r"] != 1,
+        params = _neuron_fields(name, node, in_shape, ("tau", "r", "v_leak"))
+        _no_leak(name, node, params)
+        _require(name, node, "r", params["r"], params["r"] != 1,
                  "the reference's leaky integrator outputs its membrane, which r would "
                  "scale (only r=1 maps)")
-        return snn.SimpleLI(_decay_parameter([_decay_constant(name, node, "tau", p["tau"], dt)]))
+        membrane = _decay_constant(name, node, "tau", params["tau"], dt)
+        return snn.SimpleLI(_decay_parameter([membrane]))
     if isinstance(node, nir.LIF):
-        p = _neuron_fields(name, node, in_shape, ("tau", "r", "v_leak", "v_threshold", "v_reset"))
-        _no_leak(name, node, p)
-        gain = _gain(name, node, "r", p["r"])
-        _require(name, node, "v_reset", p["v_reset"], p["v_reset"] != 0,
+        params = _neuron_fields(name, node, in_shape,
+                                ("tau", "r", "v_leak", "v_threshold", "v_reset"))
+        _no_leak(name, node, params)
+        gain = _gain(name, node, "r", params["r"])
+        _require(name, node, "v_reset", params["v_reset"], params["v_reset"] != 0,
                  "snn.SimpleLIF resets to 0 (a LIF with v_reset != 0 has no counterpart)")
-        return snn.SimpleLIF(_decay_parameter([_decay_constant(name, node, "tau", p["tau"], dt)]),
-                             threshold=_threshold(p["v_threshold"] / gain))
+        membrane = _decay_constant(name, node, "tau", params["tau"], dt)
+        return snn.SimpleLIF(_decay_parameter([membrane]),
+                             threshold=_threshold(params["v_threshold"] / gain))
     if isinstance(node, nir.CubaLIF):
-        p = _neuron_fields(name, node, in_shape, ("tau_mem", "tau_syn", "r", "w_in", "v_leak",
+        params = _neuron_fields(name, node, in_shape, ("tau_mem", "tau_syn", "r", "w_in", "v_leak",
                                                   "v_threshold", "v_reset"))
-        _no_leak(name, node, p)
-        gain = _gain(name, node, "r*w_in", p["r"] * p["w_in"])
-        membrane = _decay_constant(name, node, "tau_mem", p["tau_mem"], dt)
-        current = _decay_constant(name, node, "tau_syn", p["tau_syn"], dt)
-        reset = p["v_reset"] / gain
+        _no_leak(name, node, params)
+        gain = _gain(name, node, "r*w_in", params["r"] * params["w_in"])
+        membrane = _decay_constant(name, node, "tau_mem", params["tau_mem"], dt)
+        current = _decay_constant(name, node, "tau_syn", params["tau_syn"], dt)
+        reset = params["v_reset"] / gain
         reset_val = None if np.all(reset == 0) else jnp.asarray(_uniform_or_array(reset),
                                                                  dtype=float)
         return snn.LIF(_decay_parameter([membrane, current]),
-                       threshold=_threshold(p["v_threshold"] / gain), reset_val=reset_val)
+                       threshold=_threshold(params["v_threshold"] / gain), reset_val=reset_val)
     if isinstance(node, nir.IF):
-        p = _neuron_fields(name, node, in_shape, ("r", "v_threshold", "v_reset"))
-        gain = _gain(name, node, "r", p["r"] * dt)
-        _require(name, node, "v_reset", p["v_reset"], p["v_reset"] != 0,
+        params = _neuron_fields(name, node, in_shape, ("r", "v_threshold", "v_reset"))
+        gain = _gain(name, node, "r", params["r"] * dt)
+        _require(name, node, "v_reset", params["v_reset"], params["v_reset"] != 0,
                  "snn.SimpleIAF resets to 0 (an IF with v_reset != 0 has no counterpart)")
-        return snn.SimpleIAF(threshold=_threshold(p["v_threshold"] / gain))
+        return snn.SimpleIAF(threshold=_threshold(params["v_threshold"] / gain))
     raise AssertionError(type(node))
 
 

@@ -109,10 +109,10 @@ def _decays(name, node, taus, dt) -> np.ndarray:
     return np.stack(rows)
 
 
-def _no_v_leak(name, node, p):
-    if np.any(p["v_leak"] != 0):
-        raise _refuse(name, node, f"v_leak={p['v_leak'].flat[np.argmax(p['v_leak'] != 0)]} "
-                                  "must be 0")
+def _no_v_leak(name, node, params):
+    if np.any(params["v_leak"] != 0):
+        leak = params["v_leak"].flat[np.argmax(params["v_leak"] != 0)]
+        raise _refuse(name, node, f"v_leak={leak} must be 0")
 
 
 def _positive_gain(name, node, field, gain):
@@ -125,7 +125,7 @@ def _positive_gain(name, node, field, gain):
 
 def _neuron_spec(nir, name, node, shape, dt):
     # A parameter shared by the neurons (0-d, as Norse writes them) stands for every neuron.
-    p = {}
+    params = {}
     for field in ("tau", "tau_mem", "tau_syn", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
         if getattr(node, field, None) is None:
             continue
@@ -134,33 +134,33 @@ def _neuron_spec(nir, name, node, shape, dt):
                 own not in (1, size) for own, size in zip(value.shape[::-1], shape[::-1])):
             raise _refuse(name, node, f"{field} of shape {value.shape} for inputs of shape "
                                       f"{shape}")
-        p[field] = np.broadcast_to(value, shape)
+        params[field] = np.broadcast_to(value, shape)
     if isinstance(node, nir.LI):
-        _no_v_leak(name, node, p)
-        if np.any(p["r"] != 1):
-            raise _refuse(name, node, f"r={p['r'].max()} must be 1")
+        _no_v_leak(name, node, params)
+        if np.any(params["r"] != 1):
+            raise _refuse(name, node, f"r={params['r'].max()} must be 1")
         return LayerSpec("SimpleLI", {}, {"decay_constants": _decays(name, node,
-                                                                     [("tau", p["tau"])], dt)})
+                                                                     [("tau", params["tau"])], dt)})
     if isinstance(node, nir.LIF):
-        _no_v_leak(name, node, p)
-        gain = _positive_gain(name, node, "r", p["r"])
-        if np.any(p["v_reset"] != 0):
+        _no_v_leak(name, node, params)
+        gain = _positive_gain(name, node, "r", params["r"])
+        if np.any(params["v_reset"] != 0):
             raise _refuse(name, node, "v_reset must be 0")
-        return LayerSpec("SimpleLIF", {"threshold": _one_or_array(p["v_threshold"] / gain),
+        return LayerSpec("SimpleLIF", {"threshold": _one_or_array(params["v_threshold"] / gain),
                                        "reset_val": None},
-                         {"decay_constants": _decays(name, node, [("tau", p["tau"])], dt)})
+                         {"decay_constants": _decays(name, node, [("tau", params["tau"])], dt)})
     if isinstance(node, nir.CubaLIF):
-        _no_v_leak(name, node, p)
-        gain = _positive_gain(name, node, "r*w_in", p["r"] * p["w_in"])
-        reset = p["v_reset"] / gain
-        return LayerSpec("LIF", {"threshold": _one_or_array(p["v_threshold"] / gain),
+        _no_v_leak(name, node, params)
+        gain = _positive_gain(name, node, "r*w_in", params["r"] * params["w_in"])
+        reset = params["v_reset"] / gain
+        return LayerSpec("LIF", {"threshold": _one_or_array(params["v_threshold"] / gain),
                                  "reset_val": None if np.all(reset == 0) else _one_or_array(reset)},
-                         {"decay_constants": _decays(name, node, [("tau_mem", p["tau_mem"]),
-                                                                  ("tau_syn", p["tau_syn"])], dt)})
-    gain = _positive_gain(name, node, "r*dt", p["r"] * dt)  # IF
-    if np.any(p["v_reset"] != 0):
+                         {"decay_constants": _decays(name, node, [("tau_mem", params["tau_mem"]),
+                                                                  ("tau_syn", params["tau_syn"])], dt)})
+    gain = _positive_gain(name, node, "r*dt", params["r"] * dt)  # IF
+    if np.any(params["v_reset"] != 0):
         raise _refuse(name, node, "v_reset must be 0")
-    return LayerSpec("SimpleIAF", {"threshold": _one_or_array(p["v_threshold"] / gain),
+    return LayerSpec("SimpleIAF", {"threshold": _one_or_array(params["v_threshold"] / gain),
                                    "reset_val": None}, {"leak": np.asarray(0.0)})
 
 
