@@ -27,11 +27,12 @@ def drive(seed: int = 0, shape=(INPUTS,)) -> np.ndarray:
 
 
 def drive_for(graph) -> np.ndarray:
-    """The fixture input that fits `graph`: the convolutional one when its
-    first node is a convolution."""
+    """The fixture input that fits `graph`: the convolutional one when it
+    has a convolution."""
     import nir
 
-    convolutional = any(isinstance(node, (nir.Conv1d, nir.Conv2d)) for node in graph.nodes.values())
+    convolutional = any(isinstance(node, (nir.Conv1d, nir.Conv2d))
+                        for node in graph.nodes.values())
     return drive(shape=CONV_INPUT) if convolutional else drive()
 
 

@@ -12,7 +12,7 @@ from .. import snn
 from ..snn.layers.spiking import LOWEST_DECAY
 from ..snn.layers.stateful import abstract_output_shape
 from .order import natural_key, order_nodes
-from .step import decay_of_time_constant, dt_hint, resolve_dt
+from .step import decay_of_time_constant, dt_hint, resolve_dt, time_constant_fields
 
 
 def _uniform_or_array(values: np.ndarray):
@@ -131,8 +131,8 @@ def _import_neuron(name, node, in_shape, dt):
         return snn.SimpleLIF(_decay_parameter([membrane]),
                              threshold=_threshold(params["v_threshold"] / gain))
     if isinstance(node, nir.CubaLIF):
-        params = _neuron_fields(name, node, in_shape, ("tau_mem", "tau_syn", "r", "w_in", "v_leak",
-                                                  "v_threshold", "v_reset"))
+        params = _neuron_fields(name, node, in_shape, ("tau_mem", "tau_syn", "r", "w_in",
+                                                      "v_leak", "v_threshold", "v_reset"))
         _no_leak(name, node, params)
         gain = _gain(name, node, "r*w_in", params["r"] * params["w_in"])
         membrane = _decay_constant(name, node, "tau_mem", params["tau_mem"], dt)
@@ -352,12 +352,10 @@ def _check_decays(graph, dt: float) -> None:
     """Refuse a `dt` at which a decay `1 - dt/tau` would fall below the clamp
     bound, naming the first such node and field, and the steps that fit."""
     for name, node in sorted(graph.nodes.items(), key=lambda item: natural_key(item[0])):
-        for field in ("tau", "tau_mem", "tau_syn"):
-            if isinstance(node, (nir.LI, nir.LIF, nir.CubaLIF)) and hasattr(node, field):
-                tau = _array(getattr(node, field))
-                _require(name, node, field, tau, (tau > 0) & (dt / tau > 1.0 - LOWEST_DECAY),
-                         f"with dt={dt:g} the decay 1 - dt/tau falls below {LOWEST_DECAY}, "
-                         f"where the reference clamps it (SPEC.md §3); {dt_hint(graph)}")
+        for field, tau in time_constant_fields(node):
+            _require(name, node, field, tau, (tau > 0) & (dt / tau > 1.0 - LOWEST_DECAY),
+                     f"with dt={dt:g} the decay 1 - dt/tau falls below {LOWEST_DECAY}, "
+                     f"where the reference clamps it (SPEC.md §3); {dt_hint(graph)}")
 
 
 def from_nir(graph, *, dt=None) -> NIRImport:

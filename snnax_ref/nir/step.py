@@ -37,16 +37,23 @@ def time_constant_of_decay(decay_constants, dt: float) -> np.ndarray:
         return np.where(decay < 1.0, dt / np.where(decay < 1.0, 1.0 - decay, 1.0), np.inf)
 
 
+def time_constant_fields(node) -> list:
+    """`(field, float64 array)` for each time constant of a NIR neuron node."""
+    if not isinstance(node, (nir.LI, nir.LIF, nir.CubaLIF)):
+        return []
+    return [(field, np.asarray(getattr(node, field), dtype=np.float64))
+            for field in ("tau", "tau_mem", "tau_syn") if hasattr(node, field)]
+
+
 def _time_constants(graph) -> list:
-    """Every finite time constant of the graph's neurons (nested graphs included)."""
+    """Every finite positive time constant of the graph's neurons (nested graphs included)."""
     found = []
     for node in graph.nodes.values():
         if isinstance(node, nir.NIRGraph):
             found.extend(_time_constants(node))
-        for field in ("tau", "tau_mem", "tau_syn"):
-            if isinstance(node, (nir.LI, nir.LIF, nir.CubaLIF)) and hasattr(node, field):
-                values = np.asarray(getattr(node, field), dtype=np.float64).reshape(-1)
-                found.extend(values[np.isfinite(values) & (values > 0)].tolist())
+        for _, values in time_constant_fields(node):
+            values = values.reshape(-1)
+            found.extend(values[np.isfinite(values) & (values > 0)].tolist())
     return found
 
 
