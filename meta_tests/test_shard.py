@@ -129,11 +129,12 @@ def test_three_shards_merged_equal_one_unsharded_run(tmp_path):
     merged = json.loads((tmp_path / "merged" / "conformance-report.json").read_text())
     assert merged["exit_code"] == 1 and merged["units_run"] == merged["units_total"] == 6
     assert [r["row"] for r in merged["rows"]] == [r["row"] for r in whole["rows"]]
+    # Whether Linear's shrink ends before the shrink budget depends on the machine's
+    # speed; where the clock stopped it in either run, its counts may differ.
     cut_short = {r["row"] for r in whole["rows"] + merged["rows"] if r["shrink_cut_short"]}
-    assert "Linear" in cut_short                   # it shrinks for the whole second
     for row, (outcome, tried, failed) in _verdicts(merged).items():
         assert outcome == verdicts[row][0], row
-        if row not in cut_short:                   # shrinking stopped by the clock varies
+        if row not in cut_short:
             assert (tried, failed) == verdicts[row][1:], row
     linear = next(r for r in merged["rows"] if r["row"] == "Linear")
     assert linear["message"].startswith("seed slice 0: ") and linear["repro"]
@@ -195,3 +196,14 @@ def test_bad_shard_options_are_usage_errors(tmp_path):
 def test_merge_of_unreadable_reports_is_a_harness_error(tmp_path):
     code, output = _merge(tmp_path, tmp_path / "nope.json")
     assert code >= 2 and "cannot read" in output, output
+
+
+def test_a_shrink_stopped_by_the_budget_is_reported_as_cut_short(tmp_path):
+    # A budget of a microsecond stops Hypothesis at its first shrink attempt on
+    # any machine, so the report must say the minimal example may not be minimal.
+    code, output, report, _ = _run(tmp_path, "tiny", "--rows", "Linear",
+                                   "--shrink-seconds", "1e-6")
+    assert code == 1, output
+    linear = next(r for r in report["rows"] if r["row"] == "Linear")
+    assert linear["outcome"] == "failed" and linear["shrink_cut_short"], linear
+    assert "shrinking cut short" in output, output
