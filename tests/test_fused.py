@@ -103,35 +103,34 @@ def test_fused_lif_scans_equal_the_readable_path_in_value_and_derivative(network
         state = fused.init_state((WIDTH,), shapes)
 
         params, layers_static = eqx.partition(layers, eqx.is_inexact_array)
-
-        def run(fuse, params, inputs, state):
-            model = snn.StatefulModel(graph, eqx.combine(params, layers_static),
-                                      fuse_lif=fuse == "fused")
-            return model(state, inputs, key=None)
-
-        for a, e in zip(_leaves(run("fused", params, inputs, state)),
-                        _leaves(run("readable", params, inputs, state)), strict=True):
-            assert np.array_equal(np.asarray(a), np.asarray(e))
-
         tangents = jax.tree_util.tree_map(
             lambda leaf: jnp.cos(jnp.arange(leaf.size, dtype=leaf.dtype)).reshape(leaf.shape),
             (params, inputs, state))
 
-        def jvp(model):
-            return jax.jvp(lambda p, x, s: run(model, p, x, s), (params, inputs, state),
-                           tangents)[1]
+        def value_jvp_and_grad(fuse_lif, params, inputs, state, tangents):
+            def run(params, inputs, state):
+                model = snn.StatefulModel(graph, eqx.combine(params, layers_static),
+                                          fuse_lif=fuse_lif)
+                return model(state, inputs, key=None)
 
-        _assert_close(jvp("fused"), jvp("readable"))
-
-        def grad(model):
-            def loss(p, x, s):
-                final, outputs = run(model, p, x, s)
+            def loss(params, inputs, state):
+                final, outputs = run(params, inputs, state)
                 weights = jnp.sin(jnp.arange(outputs[0].size)).reshape(outputs[0].shape)
                 return (jnp.sum(weights * outputs[0])
                         + sum(jnp.sum(jnp.cos(leaf)) for leaf in _leaves(final)))
-            return jax.grad(loss, argnums=(0, 1, 2))(params, inputs, state)
 
-        _assert_close(grad("fused"), grad("readable"))
+            primals = (params, inputs, state)
+            return (run(*primals), jax.jvp(run, primals, tangents)[1],
+                    jax.grad(loss, argnums=(0, 1, 2))(*primals))
+
+        # One compiled program per model (value, JVP and gradient together).
+        compiled = jax.jit(value_jvp_and_grad, static_argnums=0)
+        fused_value, fused_jvp, fused_grad = compiled(True, params, inputs, state, tangents)
+        value, jvp, grad = compiled(False, params, inputs, state, tangents)
+        for a, e in zip(_leaves(fused_value), _leaves(value), strict=True):
+            assert np.array_equal(np.asarray(a), np.asarray(e))
+        _assert_close(fused_jvp, jvp)
+        _assert_close(fused_grad, grad)
 
 
 def test_the_fused_scan_is_planned_only_where_its_equations_hold(key):
