@@ -6,7 +6,7 @@ import os
 
 from hypothesis import settings
 
-from spec_tests import compilation_cache
+from spec_tests import compilation_cache, quick_compile
 from spec_tests.profiles import PROFILE_ENV, register_profiles
 
 register_profiles()
@@ -14,6 +14,7 @@ register_profiles()
 
 def pytest_configure(config):
     compilation_cache.enable()
+    quick_compile.enable()
     # `--profile` exists when spec_tests/conftest.py is loaded in the same session.
     settings.load_profile(config.getoption("--profile", default=None)
                           or os.environ.get(PROFILE_ENV) or "ci")

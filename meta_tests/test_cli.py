@@ -247,6 +247,30 @@ def test_jobs_split_the_units_and_report_as_one_process(tmp_path):
     assert code == 4 and "NoSuchRow" in output, output
 
 
+def test_the_report_says_whether_xla_compiled_with_the_quick_settings(tmp_path):
+    """`conform` compiles with spec_tests/quick_compile.py's flags unless told
+    `--no-quick-compile`, which its jobs inherit; the header line and the JSON
+    report say which."""
+    from spec_tests import quick_compile
+    rows = ("--impl", "meta_tests.test_cli:OracleAdapter", "--rows", "Identity", "Flatten")
+    for name, extra, expected in (("quick", (), list(quick_compile.FLAGS)),
+                                  ("default", ("--no-quick-compile", "--jobs", "2"), [])):
+        (tmp_path / name).mkdir()
+        code, output = _conform(tmp_path / name, *rows, *extra)
+        assert code == 0, output
+        assert _json_report(tmp_path / name)["quick_compile"] == expected
+        assert f"quick compile = {'on' if expected else 'off'}" in output, output
+    # Each job is told so on its command line (its environment may hold the flags).
+    from argparse import Namespace
+    from spec_tests.tools.jobs import child_command
+    args = Namespace(profile="ci", seeds=1, rows=None, shrink_seconds=None,
+                     compilation_cache=True, quick_compile=False)
+    assert "--no-quick-compile" in child_command(args, "m:a", "1/2", tmp_path)
+    assert "--no-quick-compile" not in child_command(Namespace(**{**vars(args),
+                                                                   "quick_compile": True}),
+                                                     "m:a", "1/2", tmp_path)
+
+
 # -- plain pytest ----------------------------------------------------------------------
 
 def test_pytest_with_an_adapter_that_does_not_exist_is_not_green(tmp_path):

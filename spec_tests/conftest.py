@@ -17,7 +17,7 @@ from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
 from .adapters import (DEFAULT_IMPL, ENV_VAR, AdapterUnavailable, chosen_impl,
                        describe_load_error, deviation_id, load_adapter, read_deviations)
-from . import compilation_cache
+from . import compilation_cache, quick_compile
 from .adapters.support import NOT_APPLICABLE, PASSED_OVER
 from .gradients import GradientsUnsupported
 from .profiles import PROFILE_ENV, register_profiles
@@ -93,6 +93,7 @@ def _impl(config):
 
 def pytest_configure(config):
     compilation_cache.enable()
+    quick_compile.enable()
     profile = config.getoption("--profile") or os.environ.get(PROFILE_ENV) or "ci"
     settings.load_profile(profile)
     config.snnax_profile = profile

@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import compilation_cache
+from .. import compilation_cache, quick_compile
 from ..adapters import DEFAULT_IMPL, ENV_VAR
 from ..profiles import EXAMPLES
 from . import report as reporting
@@ -135,14 +135,17 @@ def _conform(args) -> int:
     if not args.compilation_cache:
         compilation_cache.disable()
     cache = compilation_cache.enable()
+    if not args.quick_compile:
+        quick_compile.disable()
+    quick = quick_compile.enable()
     header = {"impl": impl, "suite_version": SUITE_VERSION, "profile": args.profile,
               "selected_rows": args.rows or "all", "seeds": args.seeds,
               "shard": f"{args.shard[0]}/{args.shard[1]}", "shard_index": args.shard[0],
-              "shard_count": args.shard[1]}
+              "shard_count": args.shard[1], "quick_compile": list(quick)}
     if args.shrink_seconds is not None:
         header["shrink_seconds"] = args.shrink_seconds
     print(f"snnax-ref conform: impl = {impl}, profile = {args.profile}, compilation cache = "
-          f"{cache or 'off'}", flush=True)
+          f"{cache or 'off'}, quick compile = {'on' if quick else 'off'}", flush=True)
     started = time.perf_counter()
 
     # Load the adapter once, up front: an adapter that cannot be imported or
@@ -342,6 +345,7 @@ def _at_least_one(text: str) -> int:
 def _mutate(args) -> int:
     from .mutation import run_mutation_check
     compilation_cache.enable()
+    quick_compile.enable()
     killed, total = run_mutation_check(args.profile, args.only)
     return 0 if killed == total else 1
 
@@ -406,6 +410,10 @@ def main(argv=None) -> int:
                               "compilation cache (default: on, in "
                               f"${compilation_cache.ENV_VAR} or ~/.cache/snnax_ref/jax; "
                               f"${compilation_cache.ENV_VAR}=off also turns it off)")
+    conform.add_argument("--no-quick-compile", dest="quick_compile", action="store_false",
+                         help="compile with XLA's default settings instead of the quicker "
+                              "ones the suite adds to $XLA_FLAGS (spec_tests/quick_compile.py; "
+                              f"${quick_compile.ENV_VAR}=off also turns them off)")
     merge = commands.add_parser(
         "merge", help="combine the JSON reports of `conform --shard K/N` runs",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

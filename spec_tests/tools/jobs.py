@@ -66,6 +66,8 @@ def child_command(args, impl: str, shard: str, report_dir: Path) -> list[str]:
         command += ["--shrink-seconds", str(args.shrink_seconds)]
     if not args.compilation_cache:
         command.append("--no-compilation-cache")
+    if not args.quick_compile:
+        command.append("--no-quick-compile")
     return command
 
 
