@@ -21,6 +21,13 @@ eval "$("$py" "$here/allocator.py")"
 export SNNAX_BENCH_DEVICE="${SNNAX_BENCH_DEVICE:-$(cd "$repo" && "$py" -c \
     'from asv_bench.benchmarks.common import device_id; print(device_id())')}"
 
+# This run only checks that every benchmark works (its figures are not kept), so
+# it compiles with the test suite's quicker XLA settings (spec_tests/quick_compile.py;
+# SNNAX_REF_QUICK_COMPILE=off: XLA's defaults). history.sh and gate.py never do.
+XLA_FLAGS="$(cd "$repo" && "$py" -c 'import os; from spec_tests import quick_compile
+quick_compile.enable(); print(os.environ.get("XLA_FLAGS", ""))')"
+export XLA_FLAGS
+
 cd "$repo"
 echo "== asv_bench: asv check"
 "$py" -m asv machine --yes --machine "$machine" --config "$conf" >/dev/null
