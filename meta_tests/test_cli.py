@@ -253,7 +253,8 @@ def test_the_report_says_whether_xla_compiled_with_the_quick_settings(tmp_path):
     report say which."""
     from spec_tests import quick_compile
     rows = ("--impl", "meta_tests.test_cli:OracleAdapter", "--rows", "Identity", "Flatten")
-    for name, extra, expected in (("quick", (), list(quick_compile.FLAGS)),
+    known = quick_compile.supported(quick_compile.FLAGS)   # a later jaxlib may drop one
+    for name, extra, expected in (("quick", (), list(quick_compile.FLAGS) if known else []),
                                   ("default", ("--no-quick-compile", "--jobs", "2"), [])):
         (tmp_path / name).mkdir()
         code, output = _conform(tmp_path / name, *rows, *extra)
