@@ -4,6 +4,7 @@ never when opted out or too late, and never when this jaxlib does not know
 them (an unknown flag would abort the process)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_the_flags_are_in_xla_flags_before_jax_starts(tmp_path):
     expected = list(quick_compile.FLAGS) if known else []
     assert run["returned"] == expected
     assert (run["xla_flags"] or "").split() == expected
-    assert run["total"] == pytest.approx(sum(__import__("math").tanh(x) for x in range(4)))
+    assert run["total"] == pytest.approx(sum(math.tanh(x) for x in range(4)))
     assert _answers(tmp_path) == {" ".join(quick_compile.FLAGS): known}
 
 
