@@ -288,3 +288,31 @@ def test_with_the_device_given_the_suite_imports_without_jax():
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "['jax']"   # unset, JAX names the device
+
+
+def test_the_data_parallel_child_measures_the_snnax_ref_the_suite_imports(tmp_path):
+    """Under history.sh asv puts the commit's tree on the suite's sys.path (not in
+    the environment): the child that times DataParallel must import snnax_ref
+    from there, not the checkout's or an installed one, and still run this
+    checkout's benchmark code, even where the commit's tree has its own."""
+    import subprocess
+    from pathlib import Path
+
+    from asv_bench.benchmarks import bench_devices
+
+    commit_tree = tmp_path / "commit"
+    (commit_tree / "snnax_ref").mkdir(parents=True)
+    (commit_tree / "snnax_ref" / "__init__.py").write_text("")
+    (commit_tree / "asv_bench").mkdir()
+    (commit_tree / "asv_bench" / "__init__.py").write_text(
+        "raise ImportError('the commit tree\'s asv_bench, not the checkout\'s')\n")
+    origin = commit_tree / "snnax_ref" / "__init__.py"
+    command = bench_devices.child_command("where", snnax_ref_origin=str(origin))
+    child = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-3000:]
+    where = json.loads(child.stdout.strip().splitlines()[-1])
+    assert where["snnax_ref"] == str(origin.resolve())
+    assert where["asv_bench"] == str(Path(bench_devices.__file__).resolve())
+    # By default, the package this process would import.
+    assert bench_devices.child_command("where")[4] == str(
+        Path(bench_devices._snnax_ref_origin()).parent.parent)

@@ -260,9 +260,10 @@ def test_pools():
 def test_layer_norm_over_whole_input():
     x = np.array([[1.0, 3.0], [5.0, 7.0]])  # mean 4, biased var 5
     weight, bias = np.full((2, 2), 2.0), np.full((2, 2), 1.0)
-    out = run_chain(L("LayerNorm", {"eps": 0.0}, {"weight": weight, "bias": bias}),
+    # eps > 0: the initial output is LayerNorm of zeros, 0/0 with eps = 0.
+    out = run_chain(L("LayerNorm", {"eps": 1e-3}, {"weight": weight, "bias": bias}),
                     inputs=[x]).outputs[0][0]
-    np.testing.assert_allclose(out, 2.0 * (x - 4.0) / np.sqrt(5.0) + 1.0)
+    np.testing.assert_allclose(out, 2.0 * (x - 4.0) / np.sqrt(5.0 + 1e-3) + 1.0)
 
 
 # --- composed layers --------------------------------------------------------------

@@ -129,6 +129,7 @@ def test_three_shards_merged_equal_one_unsharded_run(tmp_path):
     merged = json.loads((tmp_path / "merged" / "conformance-report.json").read_text())
     assert merged["exit_code"] == 1 and merged["units_run"] == merged["units_total"] == 6
     assert [r["row"] for r in merged["rows"]] == [r["row"] for r in whole["rows"]]
+    assert merged["quick_compile"] == whole["quick_compile"]
     # Whether Linear's shrink ends before the shrink budget depends on the machine's
     # speed; where the clock stopped it in either run, its counts may differ.
     cut_short = {r["row"] for r in whole["rows"] + merged["rows"] if r["shrink_cut_short"]}
@@ -152,6 +153,16 @@ def test_three_shards_merged_equal_one_unsharded_run(tmp_path):
     # The same shard twice: its units are run more than once.
     code, output = _merge(tmp_path, *shards, shards[0], out="doubled")
     assert code >= 2 and "more than once" in output, output
+    # A shard compiled without the quick flags merges; the header says which did.
+    slow = json.loads(shards[1].read_text())
+    slow["quick_compile"] = []
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    code, output = _merge(tmp_path, shards[0], tmp_path / "slow.json", shards[2], out="mixed")
+    assert code == 1, output
+    mixed = json.loads((tmp_path / "mixed" / "conformance-report.json").read_text())
+    assert mixed["quick_compile"] == {str(shards[0]): whole["quick_compile"],
+                                      str(tmp_path / "slow.json"): [],
+                                      str(shards[2]): whole["quick_compile"]}
     # A shard of another run (other --seeds) is not merged.
     foreign = json.loads(shards[1].read_text())
     foreign["seeds"] = 3

@@ -24,6 +24,7 @@ one timed call each.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -53,8 +54,6 @@ def _sizes():
 
 def _measure_here(devices: int, batch: int, hidden: int) -> dict:
     """Compile and time the sharded loss+gradient in this process (the child)."""
-    import importlib.util
-
     import jax
 
     if jax.device_count() < devices:
@@ -86,15 +85,44 @@ def _measure_here(devices: int, batch: int, hidden: int) -> dict:
                 compile_seconds=compile_seconds, samples=times)
 
 
+def _snnax_ref_origin() -> str | None:
+    """Where `import snnax_ref` finds the package in this process, without importing it."""
+    spec = importlib.util.find_spec("snnax_ref")
+    return None if spec is None else str(pathlib.Path(spec.origin).resolve())
+
+
 def _child_main(argv) -> None:
+    if argv == ["where"]:
+        print(json.dumps(dict(asv_bench=str(pathlib.Path(__file__).resolve()),
+                              snnax_ref=_snnax_ref_origin())))
+        return
     devices, batch, hidden = (int(a) for a in argv)
-    print(json.dumps(_measure_here(devices, batch, hidden)))
+    print(json.dumps(dict(_measure_here(devices, batch, hidden), snnax_ref=_snnax_ref_origin())))
 
 
+# The child loads this checkout's asv_bench by its path, then imports snnax_ref
+# from where the suite's process finds it: under history.sh that is the
+# commit's tree, which asv puts on the suite's sys.path (not in the
+# environment a child inherits); the checkout's, or an installed one, would be
+# another commit's code.
 _CHILD_CODE = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from asv_bench.benchmarks import bench_devices; bench_devices._child_main(sys.argv[2:])"
+    "import importlib.util, sys; root, package_root = sys.argv[1:3]; "
+    "spec = importlib.util.spec_from_file_location('asv_bench', root + '/asv_bench/__init__.py', "
+    "submodule_search_locations=[root + '/asv_bench']); "
+    "package = importlib.util.module_from_spec(spec); sys.modules['asv_bench'] = package; "
+    "spec.loader.exec_module(package); "
+    "sys.path[:0] = [package_root] if package_root else []; "
+    "from asv_bench.benchmarks import bench_devices; bench_devices._child_main(sys.argv[3:])"
 )
+
+
+def child_command(*args, snnax_ref_origin: str | None = None) -> list:
+    """The child process's command line: `args` go to `_child_main`; the child
+    imports the snnax_ref package whose `__init__.py` is `snnax_ref_origin`
+    (default: the one this process would import)."""
+    origin = snnax_ref_origin or _snnax_ref_origin()
+    package_root = str(pathlib.Path(origin).parent.parent) if origin else ""
+    return [sys.executable, "-c", _CHILD_CODE, str(_ROOT), package_root, *map(str, args)]
 
 
 def measure(devices: int, batch: int, hidden: int) -> dict:
@@ -103,9 +131,8 @@ def measure(devices: int, batch: int, hidden: int) -> dict:
     if not common.ACCEL:
         flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(_FORCE_FLAG)]
         env["XLA_FLAGS"] = " ".join(flags + [f"{_FORCE_FLAG}={devices}"])
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD_CODE, str(_ROOT), str(devices), str(batch), str(hidden)],
-        env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT)
+    proc = subprocess.run(child_command(devices, batch, hidden), env=env, capture_output=True,
+                          text=True, timeout=_CHILD_TIMEOUT)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return dict(error=f"child for {devices} devices exited {proc.returncode}:\n"
@@ -113,6 +140,9 @@ def measure(devices: int, batch: int, hidden: int) -> dict:
     result = json.loads(lines[-1])
     if "skip" not in result and result["device"] != common.DEVICE:
         return dict(error=f"the child ran on {result['device']!r}, the suite on {common.DEVICE!r}")
+    if result["snnax_ref"] != _snnax_ref_origin():
+        return dict(error=f"the child imported snnax_ref from {result['snnax_ref']}, the suite "
+                          f"from {_snnax_ref_origin()}")
     return result
 
 

@@ -271,6 +271,11 @@ def _merge(args) -> int:
         header = {key: first.get(key) for key in ("impl", "suite_version", "profile",
                                                   "selected_rows", "seeds", "shard_count")}
         header["merged_from"] = [str(p) for p in args.reports]
+        # The quick-compile flags change no verdict (SPEC §8), so shards built with
+        # and without them merge; the header says which shard compiled how.
+        quick = [p.get("quick_compile") for p in payloads]
+        header["quick_compile"] = (quick[0] if all(q == quick[0] for q in quick)
+                                   else dict(zip(map(str, args.reports), quick)))
         harness = [(p.get("exit_code"), path, p.get("error", ""))
                    for path, p in zip(args.reports, payloads)
                    if p.get("exit_code") in (EXIT_NO_ADAPTER, EXIT_BROKEN)]
