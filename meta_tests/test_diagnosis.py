@@ -18,7 +18,7 @@ from spec_tests import oracle
 from spec_tests.adapters import AdapterUnavailable, load_adapter
 from spec_tests.compare import TOLERANCES, Mismatch
 from spec_tests.description import DELAYED, STRAIGHT_THROUGH, LayerSpec, NetworkSpec, RunSpec
-from spec_tests.tools.diagnosis import NOT_EXPLAINED, diagnose, explain
+from spec_tests.failures.diagnosis import NOT_EXPLAINED, diagnose, explain
 from spec_tests.oracle import alternatives, neurons
 from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
 from spec_tests.oracle.defaults import SPEC_SEMANTICS
@@ -324,7 +324,7 @@ def test_a_failing_check_says_which_alternative_explains_it():
 def test_a_diagnosis_that_crashes_still_reports_the_mismatch(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr("spec_tests.tools.diagnosis.diagnose", broken)
+    monkeypatch.setattr("spec_tests.failures.diagnosis.diagnose", broken)
     with pytest.raises(Mismatch) as failure:
         check_conforms(OracleAdapter(BY_NAME["every-edge-delayed"].semantics),
                        chain_of_iafs(STRAIGHT_THROUGH))

@@ -1,6 +1,6 @@
 """The picture of a divergence: where a failed row's minimal run first left
 the oracle's, as `compare.Mismatch` attributes, a picklable
-`tools.divergence.Divergence`, a text table in the Markdown report and, with
+`failures.divergence.Divergence`, a text table in the Markdown report and, with
 matplotlib (the `plot` extra), a PNG beside it.
 
 The fake adapters below are wrong on purpose and importable as
@@ -21,7 +21,7 @@ from spec_tests import oracle
 from spec_tests.compare import TOLERANCES, Mismatch, assert_run_matches
 from spec_tests.description import LayerSpec, NetworkSpec, RunSpec
 from spec_tests.properties import check_conforms
-from spec_tests.tools.divergence import Divergence, divergence_table, picture_name
+from spec_tests.failures.divergence import Divergence, divergence_table, picture_name
 from spec_tests.tools.report import FAILED, RowStats, markdown, write_reports
 from .test_cli import OracleAdapter, _conform, _json_report
 

@@ -21,7 +21,7 @@ from spec_tests.keys import with_dropout_masks
 from spec_tests.oracle.states import state_names
 from spec_tests.properties import check_conforms
 from spec_tests.strategies import ISOLATED_KINDS, isolated_networks
-from spec_tests.tools.divergence import divergence_table, plain
+from spec_tests.failures.divergence import divergence_table, plain
 from spec_tests.tools.report import FAILED, RowStats, markdown
 from .test_cli import OracleAdapter
 

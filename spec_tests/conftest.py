@@ -22,7 +22,7 @@ from .adapters.support import NOT_APPLICABLE, PASSED_OVER
 from .gradients import GradientsUnsupported
 from .profiles import PROFILE_ENV, register_profiles
 from .rows import Recorded, row_name
-from .tools.divergence import plain
+from .failures.divergence import plain
 from .tools.shards import parse_shard, shard_units, slice_seed
 
 register_profiles()

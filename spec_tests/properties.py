@@ -11,8 +11,8 @@ from .adapters import Adapter, execute, execute_chunked, load_adapter
 from .compare import TOLERANCES, Mismatch, assert_run_matches
 from .description import RunSpec
 from .keys import with_dropout_masks
-from .tools.diagnosis import explain, worth_diagnosing
-from .tools.divergence import divergence
+from .failures.diagnosis import explain, worth_diagnosing
+from .failures.divergence import divergence
 
 
 def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> None:
@@ -22,7 +22,7 @@ def check_conforms(adapter: Adapter, run: RunSpec, dtype: str = "float64") -> No
     A Mismatch's message ends with a diagnosis line (`diagnosis.explain`):
     the catalogued alternative semantics that reproduce the implementation.
     Its `divergence` attribute is the report's picture of the first
-    difference (`tools.divergence.Divergence`), or None."""
+    difference (`failures.divergence.Divergence`), or None."""
     tolerance = TOLERANCES[dtype]
     run = with_dropout_masks(run, dtype)
     expected = oracle.run(run, margin=tolerance.margin)

@@ -66,7 +66,7 @@ class Row:
     def repro(self, example, impl: str) -> str:
         """A script replaying `example` against `impl`: the run, then (for an
         example `(run, extra)`) the row's own property on it."""
-        from .tools.repro import to_python
+        from .failures.repro import to_python
         if isinstance(example, RunSpec):
             return to_python(example, impl)
         if not (isinstance(example, tuple) and isinstance(example[0], RunSpec)):

@@ -55,7 +55,7 @@ class Semantics:
     """Switches that make the oracle compute a documented alternative to SPEC.md.
 
     The defaults are SPEC; `alternatives.py` names the other settings and
-    `spec_tests.tools.diagnosis` runs them to explain a deviation. `run(...,
+    `spec_tests.failures.diagnosis` runs them to explain a deviation. `run(...,
     semantics=...)` passes one down to every step of the run explicitly.
 
     - `edges`: None reads edges as the run's forward function says; DELAYED or

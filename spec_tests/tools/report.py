@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .divergence import divergence_from, divergence_table, plain, write_pictures
+from ..failures.divergence import divergence_from, divergence_table, plain, write_pictures
 
 PASSED, FAILED, KNOWN, SKIPPED, ERROR, NOT_RUN = (
     "passed", "failed", "known deviation", "skipped", "error", "not run")
