@@ -84,3 +84,39 @@ def test_norse_lif_cell_is_shifted_once_its_w_in_is_written():
     ours = reference_output(graph, drive())
     theirs = np.load(DATA / "spikes.npz")["norse_lif"]
     assert relation(ours, theirs)["relation"] == "shifted"
+
+
+def _leaky_cycle(graph, x, misrouted: bool) -> np.ndarray:
+    """snnTorch's zero-reset `Leaky` (float32, threshold divided by its input
+    gain `r*dt/tau`, as its importer does) on the feedback fixture's cycle, fed
+    `W_rec·(W_in·x + S_prev)` (`misrouted`) or `W_in·x + W_rec·S_prev` (NIR)."""
+    lif = graph.nodes["layer1_SimpleLIF"]
+    w_in = np.asarray(graph.nodes["layer0_Linear"].weight, np.float32)
+    w_rec = np.asarray(graph.nodes["layer2_Linear"].weight, np.float32)
+    dt = graph.metadata["dt"]
+    beta = np.float32(1 - dt / np.asarray(lif.tau)[0])
+    threshold = np.float32(np.asarray(lif.v_threshold)[0]
+                           / (np.asarray(lif.r) * dt / np.asarray(lif.tau))[0])
+    membrane, spikes, outputs = np.zeros(10, np.float32), np.zeros(10, np.float32), []
+    for step in x:
+        feed_forward = w_in @ step
+        current = w_rec @ (feed_forward + spikes) if misrouted else feed_forward + w_rec @ spikes
+        membrane = beta * membrane + current
+        spikes = (membrane > threshold).astype(np.float32)
+        membrane = membrane * (1 - spikes)
+        outputs.append(spikes)
+    return np.array(outputs)
+
+
+def test_snntorch_drives_an_imported_cycle_through_the_recurrent_weight():
+    """snnTorch 1.0 rebuilds a LIF ⇄ Linear cycle as a subgraph whose input edge
+    enters the recurrent Linear instead of the neuron: its spikes are exactly
+    those of a neuron fed W_rec·(W_in·x + S_prev), while the reference (and
+    Norse) computes the graph as written, W_in·x + W_rec·S_prev."""
+    graph = _read("snnax_feedback.nir")
+    x = drive()
+    theirs = np.load(DATA / "spikes.npz")["snnax_feedback__snntorch"]
+    np.testing.assert_array_equal(_leaky_cycle(graph, x, misrouted=True), theirs)
+    np.testing.assert_array_equal(_leaky_cycle(graph, x, misrouted=False),
+                                  reference_output(graph, x))
+    assert not np.array_equal(theirs, reference_output(graph, x))

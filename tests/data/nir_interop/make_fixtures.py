@@ -181,10 +181,12 @@ def snntorch_import(graph, x):
     for child in module.modules():
         if hasattr(child, "reset_mem"):
             child.reset_mem()
-    outputs = []
+    # The module nirtorch builds returns (output, state): a cycle's previous
+    # output lives in that state, so it is handed back at every step.
+    state, outputs = None, []
     with torch.no_grad():
         for step in x:
-            out, _ = module(torch.from_numpy(step[None]))
+            out, state = module(torch.from_numpy(step[None]), state)
             outputs.append((out[0] if isinstance(out, tuple) else out).numpy()[0])
     return np.array(outputs)
 
