@@ -22,7 +22,9 @@ from spec_tests.failures.diagnosis import NOT_EXPLAINED, diagnose, explain
 from spec_tests.oracle import alternatives, neurons
 from spec_tests.oracle.alternatives import BY_NAME, CATALOGUE
 from spec_tests.oracle.defaults import SPEC_SEMANTICS
-from spec_tests.properties import check_conforms
+from spec_tests.keys import with_dropout_masks
+from spec_tests.properties import (check_chunked_run_conforms, check_conforms,
+                                   check_conforms_from_state)
 from meta_tests.test_cli import OracleAdapter
 
 L = LayerSpec
@@ -336,6 +338,59 @@ def test_a_passing_check_runs_no_diagnosis(monkeypatch):
         raise AssertionError("diagnosis ran on a passing check")
     monkeypatch.setattr("spec_tests.properties.explain", forbidden)
     check_conforms(OracleAdapter(), chain_of_iafs(STRAIGHT_THROUGH))
+
+
+class SettableOracleAdapter(OracleAdapter):
+    """The oracle with a state that can be set: `set_state` hands the given
+    states to the next run; with `forget`, it drops them, so a second call
+    starts from the default state again (a state-handling bug)."""
+
+    forget = False
+
+    def set_state(self, model, network, states, outputs):
+        return 0 if self.forget else ("given", states, outputs)
+
+    def run(self, model, state, inputs, burnin, key_seed=1):
+        if not isinstance(state, tuple):
+            return super().run(model, state, inputs, burnin, key_seed)
+        network, forward, dtype = model
+        run = RunSpec(network, tuple(np.asarray(x, dtype=np.float64) for x in inputs), forward,
+                      burnin, key_seed=key_seed)
+        result = oracle.run(with_dropout_masks(run, dtype), semantics=self.semantics,
+                            initial_states=state[1], initial_outputs=state[2])
+        return result, result.outputs
+
+
+class ForgetfulAdapter(SettableOracleAdapter):
+    forget = True
+
+
+def test_a_chunked_run_that_fails_only_in_two_calls_blames_the_state_handed_over():
+    with pytest.raises(Mismatch) as failure:
+        # split at 4: both layers hold charge there (at 3 a spike had just reset them)
+        check_chunked_run_conforms(ForgetfulAdapter(), (chain_of_iafs(STRAIGHT_THROUGH), 4))
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("run in two calls, 4 + 4 steps: ")
+    assert lines[-2] == NOT_EXPLAINED
+    assert lines[-1].startswith("in one call: conforms, so the state handed between")
+
+
+def test_a_chunked_run_of_a_deviating_implementation_is_diagnosed_as_a_whole_run_is():
+    adapter = SettableOracleAdapter(BY_NAME["every-edge-delayed"].semantics)
+    with pytest.raises(Mismatch) as failure:
+        check_chunked_run_conforms(adapter, (chain_of_iafs(STRAIGHT_THROUGH), 3))
+    lines = str(failure.value).splitlines()
+    assert lines[-2:] == ["explained by: every edge delayed one step",
+                          "in one call: deviates as well"]
+
+
+def test_a_run_from_a_given_state_is_diagnosed_from_that_state():
+    adapter = SettableOracleAdapter(BY_NAME["every-edge-delayed"].semantics)
+    with pytest.raises(Mismatch) as failure:
+        check_conforms_from_state(adapter, (chain_of_iafs(STRAIGHT_THROUGH), 5))
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("run from a random valid state (seed 5): ")
+    assert lines[-1] == "explained by: every edge delayed one step"
 
 
 # --- end to end ----------------------------------------------------------------------

@@ -46,6 +46,16 @@ class LastStepWrongAdapter(OracleAdapter):
         return final, outputs
 
 
+class TwoBugsAdapter(LastStepWrongAdapter):
+    """Two distinct bugs: it cannot build a network holding a Linear layer,
+    and gets the last step wrong in the others."""
+
+    def build(self, network, forward, dtype):
+        if any(layer.kind == "Linear" for layer in network.layers):
+            raise RuntimeError("this implementation cannot build a Linear layer")
+        return super().build(network, forward, dtype)
+
+
 class OneSpikeWrongAdapter(OracleAdapter):
     """Flips one output spike (neuron WRONG_NEURON at step WRONG_STEP) and,
     with `wrong_state`, one element of layer 0's first final state component."""
@@ -277,3 +287,28 @@ def test_conform_reports_the_divergence_of_a_wrong_adapter(tmp_path):
         assert "![Identity: implementation vs oracle around the divergence]" \
                "(divergence-identity.png)" in markdown_text
         assert (tmp_path / "reports" / "divergence-identity.png").stat().st_size > 0
+
+
+def test_every_distinct_failure_hypothesis_finds_is_reported_with_its_replay(tmp_path):
+    """A row with two distinct bugs: both minimal failing networks, each with
+    its message and replay script, in the console, the JSON and Markdown
+    reports and the JUnit XML; the first keeps the row's divergence."""
+    code, output = _conform(tmp_path, "--impl", "meta_tests.test_report:TwoBugsAdapter",
+                            "--rows", "forward: straight-through",
+                            "--junit-xml", str(tmp_path / "junit.xml"))
+    assert code == 1, output
+    (row,) = _json_report(tmp_path)["rows"]
+    failures = [row] + row["other_failures"]
+    assert len(failures) == 2, row["message"]
+    messages = sorted(f["message"].split(":")[0] for f in failures)
+    assert messages == ["Mismatch", "RuntimeError"], messages
+    for failure in failures:
+        assert "check_run(run, impl='meta_tests.test_report:TwoBugsAdapter'" in failure["repro"]
+    linear = next(f for f in failures if f["message"].startswith("RuntimeError"))
+    assert "LayerSpec('Linear'" in linear["repro"]
+    markdown_text = (tmp_path / "reports" / "conformance-report.md").read_text()
+    assert "### forward: straight-through: distinct failure 2 of 2" in markdown_text
+    assert markdown_text.count("check_run(run, impl=") == 2
+    assert "distinct failure 2 of 2" in output
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "distinct failure 2 of 2" in junit and junit.count("check_run(run, impl=") == 2

@@ -12,6 +12,7 @@ import os
 import pytest
 from hypothesis import seed as hypothesis_seed
 from hypothesis import note, settings
+from hypothesis.control import current_build_context
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
@@ -361,10 +362,24 @@ def _counted(inner, recorded: dict, impl: str):
                 recorded[Recorded.DIVERGENCE] = plain(getattr(error, "divergence", None))
                 recorded[Recorded.REPRO] = row.repro(example, impl)
                 note(recorded[Recorded.REPRO])
+                if _reported_by_hypothesis():
+                    recorded.setdefault(Recorded.REPORTED, []).append(
+                        {key: recorded[value] for key, value in (
+                            ("message", Recorded.MESSAGE), ("repro", Recorded.REPRO),
+                            ("divergence", Recorded.DIVERGENCE))})
             raise
         recorded[Recorded.TRIED] += 1
         return result
     return counted
+
+
+def _reported_by_hypothesis() -> bool:
+    """Whether this example is one Hypothesis replays to report it: its
+    minimal failing example, once per distinct failure it found."""
+    try:
+        return bool(current_build_context().is_final)
+    except Exception:  # noqa: BLE001 - outside a Hypothesis test
+        return False
 
 
 @pytest.hookimpl(wrapper=True)

@@ -49,12 +49,17 @@ def _add_plan_notes(error: Exception, notes) -> None:
         error.args = (f"{error.args[0]}\n" + "; ".join(notes),) + tuple(error.args[1:])
 
 
-def _compare(adapter, run, expected, actual, tolerance, notes, context):
+def _compare(adapter, run, expected, actual, tolerance, notes, context, **initial):
+    """`assert_run_matches`, a Mismatch's message prefixed with `context` and
+    ending with the diagnosis of the run (from `initial` states, if given)."""
     try:
         assert_run_matches(run, expected, actual, tolerance)
     except Mismatch as mismatch:
         mismatch.divergence = divergence(run, expected, actual, mismatch, tolerance)
-        mismatch.args = (f"{context}: {mismatch}",) + tuple(mismatch.args[1:])
+        message = f"{context}: {mismatch}"
+        if worth_diagnosing():
+            message += f"\n{explain(run, actual, tolerance, expected, **initial)}"
+        mismatch.args = (message,) + tuple(mismatch.args[1:])
         _add_plan_notes(mismatch, notes)
         raise
 
@@ -73,7 +78,8 @@ def check_conforms_from_state(adapter: Adapter, example, dtype: str = "float64")
                           initial_outputs=outputs)
     actual = execute(adapter, run, dtype, initial=(states, outputs))
     _compare(adapter, run, expected, actual, tolerance, [_plan_note(adapter)],
-             f"run from a random valid state (seed {seed})")
+             f"run from a random valid state (seed {seed})", initial_states=states,
+             initial_outputs=outputs)
 
 
 def check_chunked_run_conforms(adapter: Adapter, example, dtype: str = "float64") -> None:
@@ -86,8 +92,26 @@ def check_chunked_run_conforms(adapter: Adapter, example, dtype: str = "float64"
     tolerance = TOLERANCES[dtype]
     expected = oracle.run(run, margin=tolerance.margin)
     actual = execute_chunked(adapter, run, split, dtype)
-    _compare(adapter, run, expected, actual, tolerance, getattr(actual, "plan_notes", []),
-             f"run in two calls, {split} + {run.num_steps - split} steps")
+    try:
+        _compare(adapter, run, expected, actual, tolerance, getattr(actual, "plan_notes", []),
+                 f"run in two calls, {split} + {run.num_steps - split} steps")
+    except Mismatch as mismatch:
+        if worth_diagnosing():
+            mismatch.args = (f"{mismatch.args[0]}\n{_in_one_call(adapter, run, dtype)}",)
+        raise
+
+
+def _in_one_call(adapter, run: RunSpec, dtype: str) -> str:
+    """Whether the same run in one call conforms: where it does, the state
+    handed between the two calls (`read_states`, `set_state`) is at fault."""
+    try:
+        check_conforms(adapter, run, dtype)
+    except Mismatch:
+        return "in one call: deviates as well"
+    except Exception as error:  # noqa: BLE001 - a diagnosis never hides the failure
+        return f"in one call: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    return ("in one call: conforms, so the state handed between the calls "
+            "(read_states, set_state) is where it goes wrong")
 
 
 def check_run(run: RunSpec, impl: str | None = None, dtype: str = "float64") -> None:

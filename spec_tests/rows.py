@@ -218,6 +218,9 @@ class Recorded:
     REPRO = "snnax_repro"                  # its replay script,
     DIVERGENCE = "snnax_divergence"        # its divergence (JSON's form, or None)
     SHRINK_CUT_SHORT = "snnax_shrink_cut_short"   # shrinking stopped at the shrink budget
+    # Each minimal failing example Hypothesis reported (one per distinct failure
+    # it found), in its order: {"message", "repro", "divergence"}.
+    REPORTED = "snnax_reported"
 
 
 def row_fails(adapter, row: Row, profile: str = "ci") -> str | None:

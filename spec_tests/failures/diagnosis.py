@@ -58,25 +58,28 @@ def _identical(first: RunResult, second: RunResult) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(arrays(first), arrays(second)))
 
 
-def _run_under(run: RunSpec, alternative: Alternative, margin: float) -> RunResult | None:
+def _run_under(run: RunSpec, alternative: Alternative, margin: float,
+               initial: dict) -> RunResult | None:
     """The oracle's run under `alternative`; None when the network cannot run under it
     (e.g. a Parallel layer whose reordered inputs no longer fit its members)."""
     try:
         with np.errstate(all="ignore"):   # e.g. an unclamped decay constant above 1
-            return oracle.run(run, margin=margin, semantics=alternative.semantics)
+            return oracle.run(run, margin=margin, semantics=alternative.semantics, **initial)
     except ValueError:
         return None
 
 
 def diagnose(run: RunSpec, actual: RunResult, tolerance: Tolerance,
-             spec: RunResult | None = None) -> list[Alternative]:
+             spec: RunResult | None = None, **initial) -> list[Alternative]:
     """The catalogued alternatives that explain `actual`: every single one that
-    does; when none does, every pair that does (combined with `combine`)."""
-    spec = spec if spec is not None else oracle.run(run, margin=tolerance.margin)
+    does; when none does, every pair that does (combined with `combine`).
+    `initial`: the run's `initial_states` and `initial_outputs`, for a run
+    that starts from a given state (as `oracle.run` takes them)."""
+    spec = spec if spec is not None else oracle.run(run, margin=tolerance.margin, **initial)
     effective = []   # the alternatives that change this run at all
     explaining = []
     for alternative in CATALOGUE:
-        result = _run_under(run, alternative, tolerance.margin)
+        result = _run_under(run, alternative, tolerance.margin, initial)
         if result is None or _identical(result, spec):
             continue
         effective.append(alternative)
@@ -88,17 +91,17 @@ def diagnose(run: RunSpec, actual: RunResult, tolerance: Tolerance,
         pair = combine(first, second)
         if pair is None:
             continue
-        result = _run_under(run, pair, tolerance.margin)
+        result = _run_under(run, pair, tolerance.margin, initial)
         if result is not None and explains(run, spec, result, actual, tolerance):
             explaining.append(pair)
     return explaining
 
 
 def explain(run: RunSpec, actual: RunResult, tolerance: Tolerance,
-            spec: RunResult | None = None) -> str:
+            spec: RunResult | None = None, **initial) -> str:
     """One line for a failure message: "explained by: <descriptions>", or why not."""
     try:
-        found = diagnose(run, actual, tolerance, spec)
+        found = diagnose(run, actual, tolerance, spec, **initial)
     except Exception as error:  # noqa: BLE001 - diagnosis must never hide the failure
         return f"diagnosis failed ({type(error).__name__}: {error})"
     if not found:

@@ -45,6 +45,9 @@ class RowStats:
     # Per test of the row (test id -> {"outcome", "message", "seconds"}).
     tests: dict = field(default_factory=dict)
     divergence: Any = None            # the minimal failing example's Divergence, if any
+    # The other distinct failures Hypothesis found in the row, beside the one
+    # above: each {"message", "repro", "divergence"} (the divergence plain).
+    other_failures: list = field(default_factory=list)
     # Per unit (seed slice) this row's numbers came from, in unit order: each
     # the fields above plus "slice" and "seed" (see `combine_units`).
     slices: list = field(default_factory=list)
@@ -160,6 +163,12 @@ class RowRecorder:
             if Recorded.MESSAGE in recorded:
                 stats.message, stats.repro = recorded[Recorded.MESSAGE], recorded[Recorded.REPRO]
                 stats.divergence = divergence_from(recorded[Recorded.DIVERGENCE])
+            reported = recorded.get(Recorded.REPORTED) or []
+            if reported:   # Hypothesis' own report: the first failure, then the others
+                first, *others = reported
+                stats.message, stats.repro = first["message"], first["repro"]
+                stats.divergence = divergence_from(first["divergence"])
+                stats.other_failures = others
 
     def finish(self, rootdir: Path) -> list[RowStats]:
         """Each row's outcome, message and repro from its tests; the rows."""
@@ -327,6 +336,7 @@ def combine_units(records, row_order=None) -> list[RowStats]:
             stats.message = where + first["message"]
             stats.repro = first["repro"]
             stats.divergence = divergence_from(first.get("divergence"))
+            stats.other_failures = first.get("other_failures", [])
             stats.shrink_cut_short = any(u.get("shrink_cut_short") for u in broken)
         else:
             stats.message = "; ".join(dict.fromkeys(u["message"] for u in units if u["message"]))
@@ -386,6 +396,14 @@ def markdown(header: dict, rows, pictures: dict | None = None) -> str:
                     lines += [pictures[r.row], ""]
             if r.repro:
                 lines += ["```python", r.repro, "```", ""]
+            count = 1 + len(r.other_failures)
+            for number, other in enumerate(r.other_failures, 2):
+                lines += [f"### {r.row}: distinct failure {number} of {count}", "",
+                          "```", other["message"], "```", ""]
+                if other.get("divergence") is not None:
+                    lines += ["```", divergence_table(divergence_from(other["divergence"])),
+                              "```", ""]
+                lines += ["```python", other["repro"], "```", ""]
     skipped = [r for r in rows if r.outcome in UNCHECKED]
     if skipped:
         lines += ["## Rows not checked", ""]
@@ -421,7 +439,10 @@ def write_junit(path: Path, header: dict, rows) -> Path:
             tag = "failure" if r.outcome == FAILED else "error"
             element = ET.SubElement(case, tag, {"message": _first_line(r.message) or r.outcome,
                                                 "type": r.outcome})
-            element.text = r.message + (f"\n\n{r.repro}" if r.repro else "")
+            element.text = r.message + (f"\n\n{r.repro}" if r.repro else "") + "".join(
+                f"\n\ndistinct failure {number} of {1 + len(r.other_failures)}: "
+                f"{other['message']}\n\n{other['repro']}"
+                for number, other in enumerate(r.other_failures, 2))
         elif r.outcome in UNCHECKED:
             reason = r.message or r.outcome
             if r.outcome == KNOWN and not reason.startswith("known deviation"):
