@@ -47,22 +47,17 @@ def _spike_with_surrogate(x: Array, beta: float, tangent) -> Array:
     return spike(x)
 
 
-def _superspike_tangent(x, x_dot, beta):
-    return x_dot / (1.0 + beta * jnp.abs(x))
+class _SurrogateSpike(eqx.Module):
+    """`H(x)` forward, whose JVP is the subclass's `tangent(x, x_dot, beta)`."""
+
+    beta: float = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
+        return _spike_with_surrogate(x, self.beta, self.tangent)
 
 
-def _sigmoid_tangent(x, x_dot, beta):
-    # The documented formula (Functions page); equal to the derivative of
-    # sigmoid(x) at beta = 1, the only beta the documentation supports.
-    s = jax.nn.sigmoid(beta * x)
-    return s * ((1.0 - beta * s) * x_dot)
-
-
-def _piecewise_tangent(x, x_dot, beta):
-    return jnp.where((x >= -beta) & (x <= beta), x_dot, jnp.zeros_like(x_dot))
-
-
-class SuperSpikeSurrogate(eqx.Module):
+class SuperSpikeSurrogate(_SurrogateSpike):
     """`H(x)` forward; `dH/dx = 1 / (1 + beta*|x|)` (SPEC.md §1). Built by
     `superspike_surrogate`; equal to another with the same `beta`.
 
@@ -71,14 +66,13 @@ class SuperSpikeSurrogate(eqx.Module):
     - `beta`: the slope parameter (static).
     """
 
-    beta: float = eqx.field(static=True)
+    @staticmethod
+    def tangent(x, x_dot, beta):
+        """The JVP of `H` at `x` along `x_dot`."""
+        return x_dot / (1.0 + beta * jnp.abs(x))
 
-    def __call__(self, x: Array) -> Array:
-        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
-        return _spike_with_surrogate(x, self.beta, _superspike_tangent)
 
-
-class SigmoidSurrogate(eqx.Module):
+class SigmoidSurrogate(_SurrogateSpike):
     """`H(x)` forward; `dH/dx = s*(1 - beta*s)` with `s = sigmoid(beta*x)`
     (SPEC.md §1). Built by `sigmoid_surrogate`.
 
@@ -87,14 +81,16 @@ class SigmoidSurrogate(eqx.Module):
     - `beta`: the slope parameter (static).
     """
 
-    beta: float = eqx.field(static=True)
+    @staticmethod
+    def tangent(x, x_dot, beta):
+        """The JVP of `H` at `x` along `x_dot`: the documented formula (Functions
+        page), the derivative of `sigmoid(x)` at `beta = 1`, the only `beta`
+        the documentation supports."""
+        s = jax.nn.sigmoid(beta * x)
+        return s * ((1.0 - beta * s) * x_dot)
 
-    def __call__(self, x: Array) -> Array:
-        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
-        return _spike_with_surrogate(x, self.beta, _sigmoid_tangent)
 
-
-class PiecewiseSurrogate(eqx.Module):
+class PiecewiseSurrogate(_SurrogateSpike):
     """`H(x)` forward; `dH/dx = 1` on the closed window `[-beta, beta]`, else 0
     (SPEC.md §1). Built by `piecewise_surrogate`.
 
@@ -103,11 +99,10 @@ class PiecewiseSurrogate(eqx.Module):
     - `beta`: the window's half-width (static).
     """
 
-    beta: float = eqx.field(static=True)
-
-    def __call__(self, x: Array) -> Array:
-        """`H(x)` in the dtype of `x`, with this surrogate as its derivative."""
-        return _spike_with_surrogate(x, self.beta, _piecewise_tangent)
+    @staticmethod
+    def tangent(x, x_dot, beta):
+        """The JVP of `H` at `x` along `x_dot`."""
+        return jnp.where((x >= -beta) & (x <= beta), x_dot, jnp.zeros_like(x_dot))
 
 
 def superspike_surrogate(beta: float = 10.0) -> SuperSpikeSurrogate:

@@ -46,32 +46,27 @@ def _named_array(name: str, leaf: Any) -> bool:
     return is_identifier(name, leaf) and eqx.is_inexact_array(leaf)
 
 
-def is_threshold(leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `threshold` and is a floating-point array
-    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
-    the argument `leaf` is any pytree node."""
-    return _named_array("threshold", leaf)
+def _named_array_predicate(name: str) -> Callable[[Any], bool]:
+    """Upstream's `is_<name>(leaf)`: one predicate per neuron field, all alike."""
+    def predicate(leaf: Any) -> bool:
+        return _named_array(name, leaf)
+
+    predicate.__name__ = predicate.__qualname__ = f"is_{name}"
+    predicate.__doc__ = (f"Whether `leaf` has an attribute `{name}` and is a floating-point "
+                         "array (SPEC.md §11). **Returns:** a bool, `False` for any plain "
+                         "array (see the module's note); the argument `leaf` is any pytree "
+                         "node.")
+    return predicate
 
 
-def is_decay_constant(leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `decay_constant` and is a floating-point array
-    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
-    the argument `leaf` is any pytree node."""
-    return _named_array("decay_constant", leaf)
-
-
-def is_decay_constants(leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `decay_constants` and is a floating-point array
-    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
-    the argument `leaf` is any pytree node."""
-    return _named_array("decay_constants", leaf)
-
-
-def is_reset_val(leaf: Any) -> bool:
-    """Whether `leaf` has an attribute `reset_val` and is a floating-point array
-    (SPEC.md §11). **Returns:** a bool, `False` for any plain array (see the module's note);
-    the argument `leaf` is any pytree node."""
-    return _named_array("reset_val", leaf)
+is_threshold = _named_array_predicate("threshold")
+"""`is_threshold(leaf)`: whether `leaf` has an attribute `threshold` and is a floating-point array."""
+is_decay_constant = _named_array_predicate("decay_constant")
+"""`is_decay_constant(leaf)`: the same for an attribute `decay_constant`."""
+is_decay_constants = _named_array_predicate("decay_constants")
+"""`is_decay_constants(leaf)`: the same for an attribute `decay_constants`."""
+is_reset_val = _named_array_predicate("reset_val")
+"""`is_reset_val(leaf)`: the same for an attribute `reset_val`."""
 
 
 def is_neuron_param(leaf: Any) -> bool:
