@@ -24,6 +24,7 @@ from spec_tests.properties import check_conforms
 from spec_tests.failures.divergence import Divergence, divergence_table, picture_name
 from spec_tests.tools.report import FAILED, RowStats, markdown, write_reports
 from .test_cli import OracleAdapter, _conform, _json_report
+from .test_shard import _merge
 
 FLOAT64 = TOLERANCES["float64"]
 WRONG_STEP, WRONG_NEURON, BURNIN, STEPS, NEURONS = 7, 4, 2, 12, 6
@@ -312,3 +313,9 @@ def test_every_distinct_failure_hypothesis_finds_is_reported_with_its_replay(tmp
     assert "distinct failure 2 of 2" in output
     junit = (tmp_path / "junit.xml").read_text()
     assert "distinct failure 2 of 2" in junit and junit.count("check_run(run, impl=") == 2
+    # and through `snnax-ref merge` of the (one-shard) report
+    code, output = _merge(tmp_path, tmp_path / "reports" / "conformance-report.json")
+    assert code == 1, output
+    merged = json.loads((tmp_path / "merged" / "conformance-report.json").read_text())
+    assert len(merged["rows"][0]["other_failures"]) == 1
+    assert "distinct failure 2 of 2" in (tmp_path / "merged" / "conformance-report.md").read_text()
