@@ -319,3 +319,44 @@ def test_every_distinct_failure_hypothesis_finds_is_reported_with_its_replay(tmp
     merged = json.loads((tmp_path / "merged" / "conformance-report.json").read_text())
     assert len(merged["rows"][0]["other_failures"]) == 1
     assert "distinct failure 2 of 2" in (tmp_path / "merged" / "conformance-report.md").read_text()
+
+
+class Float32WrongAdapter(OracleAdapter):
+    """Right in float64; in float32 its last output is off by 0.5."""
+
+    def run(self, model, state, inputs, burnin, key_seed=1):
+        final, outputs = super().run(model, state, inputs, burnin, key_seed)
+        if model[2] == "float32":
+            outputs = [np.array(o, dtype=np.float64) for o in outputs]
+            outputs[0].reshape(-1)[-1] += 0.5
+        return final, outputs
+
+
+def _replay(script: str) -> str:
+    """Run a replay script in this process: what it printed, or its error."""
+    import contextlib
+    import io
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            exec(compile(script, "<replay>", "exec"), {})
+    except Mismatch as mismatch:
+        return f"Mismatch: {mismatch}"
+    return printed.getvalue().strip()
+
+
+def test_a_replay_script_checks_in_its_rows_dtype_and_only_its_rows_property():
+    """The float32 row's script checks in float32 (where this adapter is
+    wrong, in float64 it conforms); a state row's script runs that row's
+    property and no whole-run check before it, whose own failure would
+    otherwise be the one replayed."""
+    from spec_tests.rows import ALL_ROWS
+    run = one_iaf_layer()
+    script = ALL_ROWS["float32"].repro(run, "meta_tests.test_report:Float32WrongAdapter")
+    assert "dtype='float32'" in script
+    assert _replay(script).startswith("Mismatch: outputs[0]")
+    assert _replay(script.replace("'float32'", "'float64'")) == "conforms"
+
+    chunked = ALL_ROWS["state: chunked run"].repro(
+        (run, 3), "meta_tests.test_diagnosis:ForgetfulAdapter")
+    assert "check_run" not in chunked and chunked.count("check_chunked_run_conforms(") == 1

@@ -64,16 +64,17 @@ class Row:
         return f"{text.split('. ')[0].rstrip('.')} [{self.dtype}]"
 
     def repro(self, example, impl: str) -> str:
-        """A script replaying `example` against `impl`: the run, then (for an
-        example `(run, extra)`) the row's own property on it."""
+        """A script replaying `example` against `impl` in the row's dtype: the
+        run checked as a whole, or (for an example `(run, extra)`) the row's
+        own property on it, and nothing else."""
         from .failures.repro import to_python
         if isinstance(example, RunSpec):
-            return to_python(example, impl)
+            return to_python(example, impl, self.dtype)
         if not (isinstance(example, tuple) and isinstance(example[0], RunSpec)):
             return repr(example)
         run, extra = example
         check = self.check
-        return (to_python(run, impl)
+        return (to_python(run, impl, self.dtype, check=False)
                 + f"# {self.name}: the row's property, on this run\n"
                 + "from spec_tests.adapters import load_adapter\n"
                 + f"from {check.__module__} import {check.__name__}\n"

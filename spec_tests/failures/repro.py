@@ -19,15 +19,17 @@ def _layer(layer: LayerSpec, indent: str) -> str:
     return f"LayerSpec({layer.kind!r}, {layer.hyper!r}, {{{params}}}{members_text})"
 
 
-def to_python(run: RunSpec, impl: str) -> str:
-    """A self-contained script that rebuilds `run` and checks it against the oracle."""
+def to_python(run: RunSpec, impl: str, dtype: str = "float64", check: bool = True) -> str:
+    """A self-contained script that rebuilds `run` and (with `check`) checks it
+    against the oracle in `dtype`, as the row that drew it did."""
     net = run.network
     layers = "".join(f"\n        {_layer(layer, '        ')}," for layer in net.layers)
     inputs = ", ".join(_array(x) for x in run.inputs)
+    check_line = f"check_run(run, impl={impl!r}, dtype={dtype!r})\n" if check else ""
+    check_import = "from spec_tests.properties import check_run\n" if check else ""
     return f'''import numpy as np
 from spec_tests.description import LayerSpec, NetworkSpec, RunSpec
-from spec_tests.properties import check_run
-
+{check_import}
 run = RunSpec(
     network=NetworkSpec(
         layers=({layers}
@@ -45,5 +47,4 @@ run = RunSpec(
     key_seed={run.key_seed!r},
     init_key_seed={run.init_key_seed!r},
 )
-check_run(run, impl={impl!r}, dtype="float64")
-'''
+{check_line}'''
