@@ -12,7 +12,6 @@ import os
 import pytest
 from hypothesis import seed as hypothesis_seed
 from hypothesis import note, settings
-from hypothesis.control import current_build_context
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 from hypothesis.internal.conjecture import engine as _hypothesis_engine
 
@@ -23,6 +22,7 @@ from .adapters.support import NOT_APPLICABLE, PASSED_OVER
 from .gradients import GradientsUnsupported
 from .profiles import PROFILE_ENV, register_profiles
 from .rows import Recorded, row_name
+from .failures.diagnosis import reported_replay
 from .failures.divergence import plain
 from .tools.shards import parse_shard, shard_units, slice_seed
 
@@ -362,7 +362,7 @@ def _counted(inner, recorded: dict, impl: str):
                 recorded[Recorded.DIVERGENCE] = plain(getattr(error, "divergence", None))
                 recorded[Recorded.REPRO] = row.repro(example, impl)
                 note(recorded[Recorded.REPRO])
-                if _reported_by_hypothesis():
+                if reported_replay():
                     recorded.setdefault(Recorded.REPORTED, []).append(
                         {key: recorded[value] for key, value in (
                             ("message", Recorded.MESSAGE), ("repro", Recorded.REPRO),
@@ -371,15 +371,6 @@ def _counted(inner, recorded: dict, impl: str):
         recorded[Recorded.TRIED] += 1
         return result
     return counted
-
-
-def _reported_by_hypothesis() -> bool:
-    """Whether this example is one Hypothesis replays to report it: its
-    minimal failing example, once per distinct failure it found."""
-    try:
-        return bool(current_build_context().is_final)
-    except Exception:  # noqa: BLE001 - outside a Hypothesis test
-        return False
 
 
 @pytest.hookimpl(wrapper=True)

@@ -97,7 +97,8 @@ def check_chunked_run_conforms(adapter: Adapter, example, dtype: str = "float64"
                  f"run in two calls, {split} + {run.num_steps - split} steps")
     except Mismatch as mismatch:
         if worth_diagnosing():
-            mismatch.args = (f"{mismatch.args[0]}\n{_in_one_call(adapter, run, dtype)}",)
+            mismatch.args = ((f"{mismatch.args[0]}\n{_in_one_call(adapter, run, dtype)}",)
+                             + tuple(mismatch.args[1:]))
         raise
 
 

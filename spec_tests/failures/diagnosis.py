@@ -109,15 +109,22 @@ def explain(run: RunSpec, actual: RunResult, tolerance: Tolerance,
     return "explained by: " + "; ".join(alternative.description for alternative in found)
 
 
-def worth_diagnosing() -> bool:
-    """True outside Hypothesis, and inside it only on the final replay of the
-    failing example that it reports (the rule Hypothesis' `note` follows), so
-    shrinking does not pay for a diagnosis at every failing attempt."""
+def reported_replay() -> bool | None:
+    """Whether this is the replay of a failing example Hypothesis reports (one
+    per distinct failure; the rule its `note` follows): True or False inside a
+    Hypothesis test, None outside one (or where Hypothesis' internals moved)."""
     try:
         from hypothesis import currently_in_test_context
         from hypothesis.control import current_build_context
         if not currently_in_test_context():
-            return True
+            return None
         return bool(current_build_context().is_final)
-    except Exception:  # noqa: BLE001 - no Hypothesis, or its internals moved: diagnose
-        return True
+    except Exception:  # noqa: BLE001 - no Hypothesis, or its internals moved
+        return None
+
+
+def worth_diagnosing() -> bool:
+    """True outside Hypothesis, and inside it only on a reported replay
+    (`reported_replay`), so shrinking does not pay for a diagnosis at every
+    failing attempt."""
+    return reported_replay() is not False

@@ -193,10 +193,8 @@ def _conform(args) -> int:
             cut = " (shrinking cut short by the shrink budget)" if stats.shrink_cut_short else ""
             print(f"\n=== {stats.row}: minimal failing network{cut} ===\n{stats.message}\n")
             print(stats.repro)
-            count = 1 + len(stats.other_failures)
-            for number, other in enumerate(stats.other_failures, 2):
-                print(f"\n=== {stats.row}: distinct failure {number} of {count} ===\n"
-                      f"{other['message']}\n")
+            for title, other in reporting.distinct_failures(stats):
+                print(f"\n=== {title} ===\n{other['message']}\n")
                 print(other["repro"])
     if never and any(r.outcome == reporting.PASSED for r in rows):
         print(f"\nnever exercised by a checked run: {', '.join(never)}")

@@ -206,6 +206,14 @@ class RowRecorder:
 
 # -- rows: outcomes, the table and the report files -------------------------------------
 
+def distinct_failures(stats: RowStats) -> list[tuple[str, dict]]:
+    """`("<row>: distinct failure N of M", failure)` for each failure beside the
+    row's first (`RowStats.other_failures`): one wording for every report."""
+    count = 1 + len(stats.other_failures)
+    return [(f"{stats.row}: distinct failure {number} of {count}", other)
+            for number, other in enumerate(stats.other_failures, 2)]
+
+
 def row_outcome(tests: dict) -> str:
     """A row's outcome from its tests' outcomes: an error or a failure wins,
     then a pass; a row none of whose tests ran is a known deviation (or not
@@ -396,10 +404,8 @@ def markdown(header: dict, rows, pictures: dict | None = None) -> str:
                     lines += [pictures[r.row], ""]
             if r.repro:
                 lines += ["```python", r.repro, "```", ""]
-            count = 1 + len(r.other_failures)
-            for number, other in enumerate(r.other_failures, 2):
-                lines += [f"### {r.row}: distinct failure {number} of {count}", "",
-                          "```", other["message"], "```", ""]
+            for title, other in distinct_failures(r):
+                lines += [f"### {title}", "", "```", other["message"], "```", ""]
                 if other.get("divergence") is not None:
                     lines += ["```", divergence_table(divergence_from(other["divergence"])),
                               "```", ""]
@@ -440,9 +446,8 @@ def write_junit(path: Path, header: dict, rows) -> Path:
             element = ET.SubElement(case, tag, {"message": _first_line(r.message) or r.outcome,
                                                 "type": r.outcome})
             element.text = r.message + (f"\n\n{r.repro}" if r.repro else "") + "".join(
-                f"\n\ndistinct failure {number} of {1 + len(r.other_failures)}: "
-                f"{other['message']}\n\n{other['repro']}"
-                for number, other in enumerate(r.other_failures, 2))
+                f"\n\n{title}: {other['message']}\n\n{other['repro']}"
+                for title, other in distinct_failures(r))
         elif r.outcome in UNCHECKED:
             reason = r.message or r.outcome
             if r.outcome == KNOWN and not reason.startswith("known deviation"):
